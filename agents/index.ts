@@ -1,0 +1,2 @@
+export * from './model-call.js';
+export * from './summarizer/index.js';

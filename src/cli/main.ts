@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+import { writeFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadDocument } from '../documents.js';
+import { resolveModel } from '../models/model-spec.js';
+import { getPipeline, listPipelines } from '../pipeline/registry.js';
+import { bookSummary, SUMMARY_METHODS, type SummaryResult } from '../../pipelines/index.js';
+import { loadPlugins } from './plugins.js';
+import { reportError } from './report-error.js';
+import { runWithProgress } from './run-with-progress.js';
+
+interface SharedOptions {
+  model: string;
+  contextWindow?: number;
+  concurrency: number;
+  checkpoint?: string;
+  out?: string;
+  json?: boolean;
+}
+
+interface SummarizeOptions extends SharedOptions {
+  method: 'hierarchical' | 'incremental';
+  chunkTokens?: number;
+  summaryTokens?: number;
+}
+
+interface RunOptions extends SharedOptions {
+  option: Record<string, string>;
+  plugin: string[];
+}
+
+function wholeNumber(minimum: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < minimum) throw new InvalidArgumentError(`expected a whole number ≥ ${minimum}.`);
+    return parsed;
+  };
+}
+
+function keyValue(value: string, previous: Record<string, string>): Record<string, string> {
+  const separator = value.indexOf('=');
+  if (separator <= 0) throw new InvalidArgumentError('expected key=value.');
+  return { ...previous, [value.slice(0, separator)]: value.slice(separator + 1) };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function addSharedOptions(command: Command): Command {
+  return command
+    .option('--model <spec>', 'extractive (offline default), <provider>:<model> (openai:gpt-4o-mini, ollama:llama3.1, …)', 'extractive')
+    .option('--context-window <tokens>', "the model's context window (default: its profile, else 8192)", wholeNumber(256))
+    .option('--concurrency <n>', 'independent model calls in flight at once', wholeNumber(1), 4)
+    .option('--checkpoint <file>', 'record finished steps; rerunning the same command resumes')
+    .option('--out <file>', 'write the result to a file instead of stdout')
+    .option('--json', 'print one JSON object instead of text');
+}
+
+async function emit(text: string, out: string | undefined): Promise<void> {
+  if (out) {
+    await writeFile(out, text.endsWith('\n') ? text : `${text}\n`);
+    process.stderr.write(`tome: wrote ${out}\n`);
+  } else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+async function summarize(file: string, options: SummarizeOptions): Promise<void> {
+  const document = await loadDocument(file);
+  const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
+  const pipeline = bookSummary(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, { chunkTokens: options.chunkTokens, summaryTokens: options.summaryTokens });
+  const result: SummaryResult = await runWithProgress(pipeline, document);
+  await emit(options.json ? JSON.stringify(result) : result.summary, options.out);
+}
+
+async function run(name: string, file: string, options: RunOptions): Promise<void> {
+  await loadPlugins(options.plugin);
+  const registered = getPipeline(name);
+  const document = await loadDocument(file);
+  const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
+  const pipeline = registered.create({ model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, options.option);
+  const output = await runWithProgress(pipeline, document);
+  await emit(options.json || typeof output !== 'string' ? renderOutput(output, options.json === true) : output, options.out);
+}
+
+/** Text output of `tome run`: a string as is, a result's `summary`/`answer` field, else JSON. */
+function renderOutput(output: unknown, json: boolean): string {
+  if (json) return JSON.stringify(output);
+  if (typeof output === 'object' && output !== null) {
+    const { summary, answer } = output as { summary?: unknown; answer?: unknown };
+    if (typeof summary === 'string') return summary;
+    if (typeof answer === 'string') return answer;
+  }
+  return JSON.stringify(output, null, 2);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tome')
+    .description('Reason over documents far longer than any context window.')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  addSharedOptions(
+    program
+      .command('summarize')
+      .description('summarize a whole book or long document')
+      .argument('<file>', 'UTF-8 text file')
+      .addOption(new Option('--method <method>', 'summarization workflow').choices(SUMMARY_METHODS).default('hierarchical'))
+      .option('--chunk-tokens <tokens>', 'most tokens per chunk (default 2048)', wholeNumber(64))
+      .option('--summary-tokens <tokens>', 'token budget of the final summary (default 900)', wholeNumber(32)),
+  ).action(summarize);
+
+  addSharedOptions(
+    program
+      .command('run')
+      .description('run a registered pipeline (see `tome pipelines`) on a file')
+      .argument('<name>', 'pipeline name')
+      .argument('<file>', 'UTF-8 text file')
+      .option('--option <key=value>', 'pipeline option, repeatable', keyValue, {})
+      .option('--plugin <module>', 'module that registers pipelines (.js or .ts), repeatable', collect, []),
+  ).action(run);
+
+  program
+    .command('pipelines')
+    .description('list registered pipelines')
+    .option('--plugin <module>', 'module that registers pipelines, repeatable', collect, [])
+    .action(async (options: { plugin: string[] }) => {
+      await loadPlugins(options.plugin);
+      for (const pipeline of listPipelines()) process.stdout.write(`${pipeline.name.padEnd(24)} ${pipeline.description}\n`);
+    });
+
+  return program;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+const invokedDirectly = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/tome') || process.argv[1]?.endsWith('cli/main.js');
+if (invokedDirectly) process.exitCode = await main();

@@ -1,0 +1,153 @@
+/**
+ * Every error tome throws across a module boundary is a {@link TomeError}: a closed `code`, a message that names
+ * the bad value, and a `fix` that tells the user what to do. The CLI prints message and fix and exits with 2;
+ * library users switch on `code`.
+ */
+export type TomeErrorCode =
+  | 'INPUT_NOT_FOUND'
+  | 'INPUT_IS_DIRECTORY'
+  | 'INPUT_EMPTY'
+  | 'INPUT_BINARY'
+  | 'INPUT_UNREADABLE'
+  | 'INVALID_OPTION'
+  | 'MODEL_SPEC_INVALID'
+  | 'MODEL_PROVIDER_MISSING'
+  | 'PROMPT_OVERFLOW'
+  | 'BUDGET_TOO_SMALL'
+  | 'CHECKPOINT_MISMATCH'
+  | 'CHECKPOINT_UNREADABLE'
+  | 'PIPELINE_NOT_FOUND'
+  | 'PIPELINE_EXISTS'
+  | 'PLUGIN_LOAD_FAILED'
+  | 'STEP_FAILED'
+  | 'ABORTED';
+
+const TOME_ERROR_BRAND = Symbol.for('tome.error');
+
+export class TomeError extends Error {
+  readonly [TOME_ERROR_BRAND] = true;
+  /** What the user can do about it, one sentence. */
+  readonly fix: string;
+
+  constructor(
+    readonly code: TomeErrorCode,
+    message: string,
+    options: { fix: string; cause?: unknown },
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.fix = options.fix;
+  }
+
+  /** Works across copies of the package (a brand, not `instanceof`). */
+  static is(value: unknown): value is TomeError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TOME_ERROR_BRAND] === true;
+  }
+}
+
+/** The input document cannot be used: missing, a directory, empty, binary or unreadable. */
+export class InputError extends TomeError {
+  constructor(
+    code: Extract<TomeErrorCode, `INPUT_${string}`>,
+    readonly path: string,
+    problem: string,
+    fix: string,
+    cause?: unknown,
+  ) {
+    super(code, `${path}: ${problem}`, { fix, cause });
+  }
+}
+
+/** An option has a value tome cannot work with. */
+export class InvalidOptionError extends TomeError {
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+    expectation: string,
+  ) {
+    super('INVALID_OPTION', `${option} = ${JSON.stringify(value)} is invalid: ${expectation}`, {
+      fix: `pass ${option} as ${expectation}`,
+    });
+  }
+}
+
+/** A model spec that names no known engine or provider, or a provider whose package is not installed. */
+export class ModelSpecError extends TomeError {
+  constructor(
+    code: 'MODEL_SPEC_INVALID' | 'MODEL_PROVIDER_MISSING',
+    readonly spec: string,
+    problem: string,
+    fix: string,
+    cause?: unknown,
+  ) {
+    super(code, `model "${spec}": ${problem}`, { fix, cause });
+  }
+}
+
+/**
+ * A prompt would not fit the model's context window. Pipelines size every prompt before sending it, so this
+ * signals budgets that cannot work together (e.g. a chunk size larger than the window allows).
+ */
+export class PromptOverflowError extends TomeError {
+  constructor(
+    readonly step: string,
+    readonly promptTokens: number,
+    readonly reservedOutputTokens: number,
+    readonly contextWindow: number,
+  ) {
+    super(
+      'PROMPT_OVERFLOW',
+      `${step}: prompt of ${promptTokens} tokens + ${reservedOutputTokens} reserved for the answer exceeds the ${contextWindow}-token context window`,
+      { fix: 'lower --chunk-tokens or --summary-tokens, or use a model with a larger --context-window' },
+    );
+  }
+}
+
+/** The checkpoint file belongs to another run, or cannot be read. */
+export class CheckpointError extends TomeError {
+  constructor(
+    code: 'CHECKPOINT_MISMATCH' | 'CHECKPOINT_UNREADABLE',
+    readonly path: string,
+    problem: string,
+    fix: string,
+    cause?: unknown,
+  ) {
+    super(code, `checkpoint ${path}: ${problem}`, { fix, cause });
+  }
+}
+
+/** A named pipeline is unknown, registered twice, or its plugin module failed to load. */
+export class PipelineRegistryError extends TomeError {
+  constructor(code: 'PIPELINE_NOT_FOUND' | 'PIPELINE_EXISTS' | 'PLUGIN_LOAD_FAILED', message: string, fix: string, cause?: unknown) {
+    super(code, message, { fix, cause });
+  }
+}
+
+/** A step failed after its last retry; names the step so the user knows where a long run stopped. */
+export class StepFailedError extends TomeError {
+  constructor(
+    readonly step: string,
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('STEP_FAILED', `step ${step} failed after ${attempts} attempt(s): ${reason}`, {
+      fix: 'check the model service, then rerun with the same --checkpoint to resume where it stopped',
+      cause,
+    });
+  }
+}
+
+/** The run was cancelled through its AbortSignal. */
+export class AbortedError extends TomeError {
+  constructor(reason?: unknown) {
+    super('ABORTED', `run aborted${reason instanceof Error ? `: ${reason.message}` : ''}`, {
+      fix: 'rerun with the same --checkpoint to resume',
+      cause: reason,
+    });
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError(signal.reason);
+}

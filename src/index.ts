@@ -1,0 +1,21 @@
+/** tome core: documents, segmentation, token counting, models, executor, pipelines' building blocks. */
+export * from './errors.js';
+export * from './documents.js';
+export * from './segmentation.js';
+export * from './tasks.js';
+export * from './checkpoint.js';
+export type { TokenCounter } from './tokens/token-counter.js';
+export { ApproximateTokenCounter, approximateTokenCounter } from './tokens/approximate-token-counter.js';
+export { ExtractiveChatModel, type ExtractiveChatModelCallOptions, type ExtractiveChatModelFields } from './models/extractive/extractive-chat-model.js';
+export { countWords } from './models/extractive/selection.js';
+export * from './models/model-handle.js';
+export * from './models/model-spec.js';
+export * from './executor/executor.js';
+export * from './executor/in-process-executor.js';
+export * from './executor/transient-errors.js';
+export * from './pipeline/progress.js';
+export * from './pipeline/run-context.js';
+export * from './pipeline/pipeline.js';
+export * from './pipeline/registry.js';
+export * as blocks from './pipeline/blocks.js';
+export { segment, map, fold, reduceTree, type Stage, type ReduceTreeOptions } from './pipeline/blocks.js';

