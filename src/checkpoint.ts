@@ -49,7 +49,8 @@ export class FileCheckpoint implements Checkpoint {
     const checkpoint = new FileCheckpoint(path);
     const expected = JSON.stringify(run);
     const existing = existsSync(path) ? readText(path) : '';
-    if (existing.trim() === '') {
+    // Empty, or only a header torn by a crash before its newline: nothing was recorded, start fresh.
+    if (existing.trim() === '' || (!existing.includes('\n') && parseLine(existing) === undefined)) {
       checkpoint.descriptor = openFile(path, 'w');
       checkpoint.append({ tome: HEADER_TAG, version: FORMAT_VERSION, run });
       return checkpoint;
@@ -81,9 +82,11 @@ export class FileCheckpoint implements Checkpoint {
     return this.values.get(key) as Value | undefined;
   }
 
+  /** `undefined` is stored as `null` (JSON has no undefined), so a step that returns nothing still counts as done. */
   put(key: string, value: unknown): void {
-    this.values.set(key, value);
-    this.append({ key, value });
+    const stored = value === undefined ? null : value;
+    this.append({ key, value: stored });
+    this.values.set(key, stored);
   }
 
   get size(): number {

@@ -130,10 +130,16 @@ function splitByCharacters(text: string, start: number, end: number, budget: num
       if (counter.count(text.slice(cursor, middle)) <= budget) low = middle;
       else high = middle - 1;
     }
+    // Never cut between the two halves of a surrogate pair (emoji, rare CJK): the piece would not be valid text.
+    if (low < end && isHighSurrogate(text.charCodeAt(low - 1))) low = low - 1 > cursor ? low - 1 : low + 1;
     ranges.push([cursor, low]);
     cursor = low;
   }
   return ranges;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** Contiguous pieces covering [start, end), each ending just after a boundary of `level` (or at `end`). */
@@ -152,7 +158,8 @@ function* piecesAt(text: string, start: number, end: number, level: number): Gen
 /** Start of the longest word-aligned tail of [previousStart, start) that fits `overlapTokens`. */
 function overlapBoundary(text: string, previousStart: number, start: number, overlapTokens: number, counter: TokenCounter): number {
   if (overlapTokens === 0) return start;
-  const wordStarts: number[] = [];
+  // The previous segment's own start is a word start too.
+  const wordStarts: number[] = [previousStart];
   const previous = text.slice(previousStart, start);
   for (const match of previous.matchAll(/\s+/g)) wordStarts.push(previousStart + match.index + match[0].length);
   let best = start;

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileCheckpoint, NoCheckpoint } from '../src/checkpoint.js';
+import { FileCheckpoint, NoCheckpoint, type Checkpoint } from '../src/checkpoint.js';
 import { TomeError, type TomeErrorCode } from '../src/errors.js';
 
 const RUN = { pipeline: 'summarize', model: 'extractive', chunkTokens: 2048, document: 'abc123' };
@@ -167,10 +167,35 @@ describe('FileCheckpoint', () => {
 
 describe('NoCheckpoint', () => {
   it('remembers nothing', () => {
-    const checkpoint = new NoCheckpoint();
+    const checkpoint: Checkpoint = new NoCheckpoint();
     checkpoint.put('leaf:0', 'value');
     expect(checkpoint.get('leaf:0')).toBeUndefined();
     expect(checkpoint.size).toBe(0);
     expect(() => checkpoint.close()).not.toThrow();
+  });
+});
+
+describe('review findings', () => {
+  it('a header torn by a crash starts a fresh checkpoint', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'tome-torn-'));
+    const path = join(directory, 'run.checkpoint');
+    writeFileSync(path, '{"tome":"checkpoint","ver');
+    const checkpoint = FileCheckpoint.open(path, { run: 1 });
+    checkpoint.put('a', 1);
+    checkpoint.close();
+    expect(FileCheckpoint.open(path, { run: 1 }).get('a')).toBe(1);
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('a step that returned undefined is still done after reopening', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'tome-void-'));
+    const path = join(directory, 'run.checkpoint');
+    const checkpoint = FileCheckpoint.open(path, { run: 1 });
+    checkpoint.put('void', undefined);
+    checkpoint.close();
+    const reopened = FileCheckpoint.open(path, { run: 1 });
+    expect(reopened.get('void')).toBeNull();
+    expect(reopened.size).toBe(1);
+    rmSync(directory, { recursive: true, force: true });
   });
 });

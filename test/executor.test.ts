@@ -372,3 +372,33 @@ describe('isTransientError', () => {
     expect(isTransientError(error)).toBe(false);
   });
 });
+
+describe('review findings', () => {
+  it('a cycle in the cause chain is not transient and does not overflow the stack', () => {
+    const first = new Error('first') as Error & { cause?: unknown };
+    const second = new Error('second', { cause: first });
+    first.cause = second;
+    expect(isTransientError(first)).toBe(false);
+  });
+
+  it('our policy decides retries, even for a TypeError or a thrown non-Error', async () => {
+    const executor = new InProcessExecutor({ retry: { minDelayMs: 1, maxDelayMs: 2 } });
+    let typeErrorAttempts = 0;
+    await executor.map({ name: 'socket', run: async () => { if (++typeErrorAttempts < 3) throw new TypeError('socket closed', { cause: { code: 'ECONNRESET' } }); return 1; } }, [0]);
+    expect(typeErrorAttempts).toBe(3);
+    let plainAttempts = 0;
+    await executor.map({ name: 'plain', run: async () => { if (++plainAttempts < 2) throw { status: 429 }; return 1; } }, [0]);
+    expect(plainAttempts).toBe(2);
+  });
+
+  it('does not write onto the error the step threw', async () => {
+    const original = new Error('bad request');
+    const failing = new InProcessExecutor().map({ name: 'bad', run: async () => { throw original; } }, [0]);
+    await expect(failing).rejects.toMatchObject({ code: 'STEP_FAILED', cause: original });
+    expect(Object.keys(original)).toEqual([]);
+  });
+
+  it('rejects a retry policy whose longest delay is shorter than its first', () => {
+    expect(() => new InProcessExecutor({ retry: { minDelayMs: 100, maxDelayMs: 10 } })).toThrow(/retry.maxDelayMs/);
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { hierarchicalSummary, planLevelBudgets, mergeSpace } from '../pipelines/index.js';
 import { SummaryMerger } from '../agents/summarizer/summary-merger.js';
 import { wordLimitForTokens } from '../agents/summarizer/validity.js';
-import type { MergeTask, SummarizeTask } from '../src/tasks.js';
+import type { MergeTask, ModelTask, SummarizeTask } from '../src/tasks.js';
 import type { ProgressEvent } from '../src/pipeline/progress.js';
 import { ScriptedChatModel, sentenceOfWords, type RecordedCall } from './helpers/scripted-chat-model.js';
 import { handleFor, syntheticBook } from './helpers/books.js';
@@ -11,7 +11,7 @@ const WINDOW = 1024;
 const OPTIONS = { chunkTokens: 150, summaryTokens: 200 };
 
 /** Each answer: a valid summary at 90% of the asked word limit, tagged with the call number. */
-const obedient = (task: { wordLimit: number }, call: RecordedCall) => sentenceOfWords(`c${call.index}`, Math.floor(task.wordLimit * 0.9));
+const obedient = (task: ModelTask, call: RecordedCall) => sentenceOfWords(`c${call.index}`, Math.floor(task.wordLimit * 0.9));
 
 async function run(paragraphs: number, script = obedient, concurrency = 3) {
   const model = new ScriptedChatModel(script);
@@ -51,6 +51,24 @@ describe('hierarchical merging: call graph', () => {
     expect(result.summary).toBe(sentenceOfWords(`c${final.index}`, Math.floor(wordLimitForTokens(200) * 0.9)));
     expect(result.modelCalls).toBe(model.calls.length);
     expect(result.levels).toBeGreaterThanOrEqual(3);
+  });
+
+  it('makes exactly the calls per level that the budgets imply (worked example)', async () => {
+    // 12 chunks, window 1024, top budget 200 → level budgets [85, 130, 200] (200·0.65², 200·0.65, 200).
+    // Leaves answer 49 words ≈ 105 tokens per "Summary j" block; a level-1 merge (answer budget 130) has
+    // 1024 − 122 (prompt) − 130 − 32 (margin) = 740 free tokens, 80% of it (592) for summaries → 5 per merge:
+    // groups of 5, 5, 2. Their three 75-word outputs (≈157 tokens each, 471) fit one final merge (536 with budget 200).
+    const { model, result } = await run(12, obedient, 1);
+    expect(model.callsOf('summarize').map((call) => call.task.wordLimit)).toEqual(Array<number>(12).fill(wordLimitForTokens(85)));
+    const merges = mergeCalls(model);
+    expect(merges.map((merge) => [merge.task.summaries.length, merge.task.wordLimit])).toEqual([
+      [5, wordLimitForTokens(130)],
+      [5, wordLimitForTokens(130)],
+      [2, wordLimitForTokens(130)],
+      [3, wordLimitForTokens(200)],
+    ]);
+    expect(result.levels).toBe(3);
+    expect(result.modelCalls).toBe(16);
   });
 
   it('feeds every summary of a level, in order, into exactly one merge of the next level', async () => {
@@ -97,7 +115,7 @@ describe('hierarchical merging: call graph', () => {
 
   it('caps the carried context at 20% of the free space, keeping its last sentences', async () => {
     // Long, many-sentence merge outputs: the context must be cut to whole trailing sentences.
-    const script = (task: { kind: string; wordLimit: number }, call: RecordedCall) =>
+    const script = (task: ModelTask, call: RecordedCall) =>
       task.kind === 'merge'
         ? Array.from({ length: 12 }, (_, sentence) => `Merge ${call.index} sentence ${sentence} ${'ship '.repeat(Math.max(1, Math.floor(task.wordLimit / 12) - 4)).trim()}.`).join(' ')
         : obedient(task, call);
@@ -154,8 +172,8 @@ describe('hierarchical merging: call graph', () => {
 describe('hierarchical merging: validity checks', () => {
   it('retries an invalid summary with a word limit 10% smaller each time', async () => {
     const replies = ['', `${sentenceOfWords('long', 200)}`, 'no full stop at the end'];
-    const script = (task: { kind: string; wordLimit: number }, call: RecordedCall) => {
-      const leafSource = (task as SummarizeTask).source ?? '';
+    const script = (task: ModelTask, call: RecordedCall) => {
+      const leafSource = task.kind === 'summarize' ? task.source : '';
       if (task.kind === 'summarize' && leafSource.startsWith('ship sea whale') && replies.length > 0) return replies.shift()!;
       return obedient(task, call);
     };
@@ -169,7 +187,7 @@ describe('hierarchical merging: validity checks', () => {
 
   it('after six failed attempts keeps the last answer trimmed to whole sentences within the limit', async () => {
     const tooLong = `${sentenceOfWords('First', 20)} ${sentenceOfWords('Second', 200)}`;
-    const script = (task: { kind: string; wordLimit: number }, call: RecordedCall) =>
+    const script = (task: ModelTask, call: RecordedCall) =>
       task.kind === 'summarize' && (task as SummarizeTask).source.startsWith('ship sea whale') ? tooLong : obedient(task, call);
     const { model } = await run(12, script, 1);
     const firstLeafCalls = model.callsOf('summarize').filter((call) => (call.task as SummarizeTask).source.startsWith('ship sea whale'));

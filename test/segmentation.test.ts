@@ -83,8 +83,8 @@ function expectValidSegments(text: string, segments: readonly Segment[], options
     const overlap = text.slice(segment.overlapStart, segment.start);
     expect(text.slice(previous.start, previous.end).endsWith(overlap)).toBe(true);
     expect(counter.count(overlap)).toBeLessThanOrEqual(overlapTokens);
-    // ...that starts at a word boundary.
-    if (overlap.length > 0) {
+    // ...that starts at a word boundary: the previous segment's own start, or just after whitespace.
+    if (overlap.length > 0 && segment.overlapStart > previous.start) {
       expect(text[segment.overlapStart - 1]).toMatch(/\s/);
       expect(text[segment.overlapStart]).toMatch(/\S/);
     }
@@ -236,5 +236,21 @@ describe('segmentText: options', () => {
     // By the approximate counter the text is about two segments' worth; by characters it takes at least seven.
     expect(approximateTokenCounter.count(text)).toBeLessThanOrEqual(40);
     expect(segments.length).toBeGreaterThanOrEqual(Math.ceil(text.length / 15));
+  });
+});
+
+describe('segmentText: edge cases found in review', () => {
+  it('never cuts between the halves of a surrogate pair', () => {
+    const text = '🐋'.repeat(20);
+    const segments = segmentText(text, { maxTokens: 5 });
+    expect(segments.map((segment) => segment.text).join('')).toBe(text);
+    for (const segment of segments) expect(segment.text).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+  });
+
+  it('the overlap may take the whole previous segment when it fits', () => {
+    const text = 'one two three.\n\nfour five six seven eight nine ten eleven twelve.';
+    const segments = segmentText(text, { maxTokens: 18, overlapTokens: 8 });
+    expect(segments).toHaveLength(2);
+    expect(segments[1]!.overlapStart).toBe(0);
   });
 });

