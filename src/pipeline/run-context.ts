@@ -1,3 +1,4 @@
+import type { RunnableConfig } from '@langchain/core/runnables';
 import type { Checkpoint } from '../checkpoint.js';
 import { throwIfAborted } from '../errors.js';
 import type { Executor } from '../executor/executor.js';
@@ -26,6 +27,8 @@ export class RunContext {
     readonly concurrency: number,
     private readonly listener: ProgressListener,
     readonly signal?: AbortSignal,
+    /** Child callbacks of the pipeline's run: model calls made with it nest under the pipeline in traces. */
+    readonly config?: RunnableConfig,
   ) {}
 
   emit(event: ProgressEvent): void {
