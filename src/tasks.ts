@@ -12,7 +12,10 @@ export type ModelTask =
   | CompressTask
   | AnswerTask
   | WorkerStepTask
-  | ManagerStepTask;
+  | ManagerStepTask
+  | NeedsMemoryTask
+  | SummarySufficesTask
+  | JudgeTask;
 
 /** Summarize one chunk of source text on its own. */
 export interface SummarizeTask {
@@ -68,6 +71,33 @@ export interface ManagerStepTask {
   readonly kind: 'manager-step';
   readonly communication: string;
   readonly query?: string;
+  readonly wordLimit: number;
+}
+
+/** Self-Controlled Memory controller: does answering `input` need anything from memory? Reply "yes" or "no". */
+export interface NeedsMemoryTask {
+  readonly kind: 'needs-memory';
+  readonly input: string;
+  readonly wordLimit: number;
+}
+
+/**
+ * Self-Controlled Memory controller: can `query` be answered from a memory's `summary`, or is its full text
+ * needed? Reply "yes" (the summary suffices) or "no". `full` is given so non-LLM engines can compare.
+ */
+export interface SummarySufficesTask {
+  readonly kind: 'summary-suffices';
+  readonly query: string;
+  readonly summary: string;
+  readonly full: string;
+  readonly wordLimit: number;
+}
+
+/** Pick the best of several candidate answers (Chain-of-Agents reading paths). Reply with its 1-based number. */
+export interface JudgeTask {
+  readonly kind: 'judge';
+  readonly query?: string;
+  readonly candidates: readonly string[];
   readonly wordLimit: number;
 }
 

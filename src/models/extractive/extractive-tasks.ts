@@ -8,6 +8,9 @@ import { InvalidOptionError } from '../../errors.js';
 import type {
   AnswerTask,
   CompressTask,
+  JudgeTask,
+  NeedsMemoryTask,
+  SummarySufficesTask,
   ManagerStepTask,
   MergeTask,
   ModelTask,
@@ -58,6 +61,12 @@ export function runExtractiveTask(task: ModelTask): string {
       return workerStep(task);
     case 'manager-step':
       return managerStep(task);
+    case 'needs-memory':
+      return needsMemory(task);
+    case 'summary-suffices':
+      return summarySuffices(task);
+    case 'judge':
+      return judge(task);
   }
 }
 
@@ -199,4 +208,36 @@ function managerStep(task: ManagerStepTask): string {
     return answerFrom(analyseCarriedText(task.communication, 0), task.query, task.wordLimit);
   }
   return compressText(task.communication, task.wordLimit);
+}
+
+/** Words that carry no request for information: greetings, thanks, acknowledgements. */
+const SMALL_TALK = new Set(['hello', 'hi', 'hey', 'thank', 'thanks', 'bye', 'goodbye', 'ok', 'okay', 'yes', 'no', 'sure', 'cool', 'great', 'good', 'morning', 'evening', 'night']);
+
+/** Memory is needed unless the input is small talk: no content word outside greetings and thanks. */
+function needsMemory(task: NeedsMemoryTask): string {
+  const terms = extractTerms(task.input).filter((term) => !SMALL_TALK.has(term));
+  return terms.length > 0 ? 'yes' : 'no';
+}
+
+/** The summary suffices when it keeps every query term that the full text has. */
+function summarySuffices(task: SummarySufficesTask): string {
+  const fullTerms = new Set(extractTerms(task.full));
+  const summaryTerms = new Set(extractTerms(task.summary));
+  const needed = extractTerms(task.query).filter((term) => fullTerms.has(term));
+  return needed.every((term) => summaryTerms.has(term)) ? 'yes' : 'no';
+}
+
+/** The candidate most relevant to the query (BM25 over candidates); without a query, the one with most content. */
+function judge(task: JudgeTask): string {
+  if (task.candidates.length === 0) return '1';
+  const candidateTerms = task.candidates.map((candidate) => (candidate === NO_ANSWER ? [] : extractTerms(candidate)));
+  const scores =
+    task.query !== undefined && task.query.trim() !== ''
+      ? bm25Scores(candidateTerms, extractTerms(task.query))
+      : candidateTerms.map((terms) => new Set(terms).size);
+  let best = 0;
+  scores.forEach((score, index) => {
+    if (score > scores[best]!) best = index;
+  });
+  return String(best + 1);
 }
