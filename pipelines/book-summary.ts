@@ -13,7 +13,8 @@ export interface BookSummaryOptions {
 
 export const BOOK_SUMMARY_DEFAULTS = { chunkTokens: 2048, summaryTokens: 900, levelRatio: 0.65 } as const;
 
-export type SummaryMethod = 'hierarchical' | 'incremental';
+/** Book-summary methods: BooookScore's two workflows, Chain-of-Agents (query-free) and SCM's ultra-long mode. */
+export type SummaryMethod = 'hierarchical' | 'incremental' | 'coa' | 'scm';
 
 /** What `tome summarize --json` prints. */
 export interface SummaryResult {

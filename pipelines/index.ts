@@ -4,13 +4,25 @@ import { registerPipeline } from '../src/pipeline/registry.js';
 import type { BookSummaryOptions, SummaryMethod, SummaryResult } from './book-summary.js';
 import { HIERARCHICAL_SUMMARY, hierarchicalSummary } from './hierarchical-summary.js';
 import { INCREMENTAL_SUMMARY, incrementalSummary } from './incremental-summary.js';
+import { CHAIN_OF_AGENTS_SUMMARY, chainOfAgentsOptionsFrom, chainOfAgentsSummary } from './chain-of-agents.js';
+import { SCM_SUMMARY, scmSummary } from './scm-summary.js';
+import { askPipeline, ASK_METHODS } from './ask-methods.js';
+import { toDocument } from '../src/pipeline/pipeline.js';
+import { Pipeline as PipelineClass } from '../src/pipeline/pipeline.js';
 
 export * from './book-summary.js';
 export { hierarchicalSummary, HIERARCHICAL_SUMMARY, trailingSentencesWithin } from './hierarchical-summary.js';
 export { incrementalSummary, INCREMENTAL_SUMMARY } from './incremental-summary.js';
 export { planLevelBudgets, mergeSpace, packGroups, CONTEXT_SHARE } from './hierarchy-plan.js';
+export * from './ask.js';
+export { askPipeline, ASK_METHODS, type AskOptions } from './ask-methods.js';
+export { truncateAnswer, ragAnswer, cosine, type RagOptions } from './baselines.js';
+export { scmAnswer, type ScmAnswerOptions, type ScmAnswerResult } from './scm.js';
+export { scmSummary, SCM_SUMMARY, type ScmSummaryOptions } from './scm-summary.js';
+export { ScmChatSession, type ScmChatOptions } from './scm-chat.js';
+export * from './chain-of-agents.js';
 
-export const SUMMARY_METHODS: readonly SummaryMethod[] = ['hierarchical', 'incremental'];
+export const SUMMARY_METHODS: readonly SummaryMethod[] = ['hierarchical', 'incremental', 'coa', 'scm'];
 
 /** The book-summary pipeline for `method`. */
 export function bookSummary(method: SummaryMethod, settings: PipelineSettings, options: BookSummaryOptions = {}): Pipeline<DocumentInput, SummaryResult> {
@@ -19,6 +31,10 @@ export function bookSummary(method: SummaryMethod, settings: PipelineSettings, o
       return hierarchicalSummary(settings, options);
     case 'incremental':
       return incrementalSummary(settings, options);
+    case 'coa':
+      return chainOfAgentsSummary(settings, { answerTokens: options.summaryTokens });
+    case 'scm':
+      return scmSummary(settings, {});
     default:
       throw new InvalidOptionError('method', method, `one of ${SUMMARY_METHODS.join(', ')}`);
   }
@@ -40,3 +56,17 @@ registerPipeline(HIERARCHICAL_SUMMARY, 'Book summary by hierarchical merging of 
 registerPipeline(INCREMENTAL_SUMMARY, 'Book summary by incremental updating of one running summary (BooookScore).', (settings, options) =>
   incrementalSummary(settings, bookSummaryOptionsFrom(options)),
 );
+registerPipeline(CHAIN_OF_AGENTS_SUMMARY, 'Summary by Chain-of-Agents: workers read in order, a manager writes the summary.', (settings, options) =>
+  chainOfAgentsSummary(settings, chainOfAgentsOptionsFrom(options)),
+);
+registerPipeline(SCM_SUMMARY, "Summary by SCM's ultra-long document mode: block summaries, then merges keeping ~30%.", (settings) => scmSummary(settings));
+
+/** Ask methods as registered pipelines over a document: `tome run ask-rag book.txt --option question="…"`. */
+for (const method of ASK_METHODS) {
+  registerPipeline(`ask-${method}`, `Answer --option question=… about the document with ${method}.`, (settings, options) => {
+    const { question } = options;
+    if (question === undefined || question.trim() === '') throw new InvalidOptionError('--option question', question, 'the question to answer, e.g. --option question="Who is Ishmael?"');
+    const inner = askPipeline(method, settings);
+    return new PipelineClass({ name: `ask-${method}`, options: { question }, run: (input, context) => inner.definition.run({ document: toDocument(input), question }, context) }, settings);
+  });
+}

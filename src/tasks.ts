@@ -63,6 +63,8 @@ export interface WorkerStepTask {
   readonly source: string;
   readonly previous: string;
   readonly query?: string;
+  /** 0-based position of this chunk in the reading order: how many chunks `previous` already covers. */
+  readonly chunkIndex?: number;
   readonly wordLimit: number;
 }
 

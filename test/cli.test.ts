@@ -66,6 +66,66 @@ describe('tome summarize', () => {
   });
 });
 
+describe('tome ask', () => {
+  it('answers with every method and prints the documented JSON', () => {
+    for (const method of ['coa', 'scm', 'rag', 'truncate']) {
+      const { code, stdout, stderr } = tome('ask', CHAPTER, 'Where does Ishmael go when he feels grim about the mouth?', '--method', method, '--json');
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      const result = JSON.parse(stdout);
+      expect(Object.keys(result)).toEqual(expect.arrayContaining(['answer', 'method', 'model', 'modelCalls', 'inputTokens', 'elapsedMs', 'evidence']));
+      expect(result.method).toBe(method);
+      expect(result.answer.length).toBeGreaterThan(0);
+      for (const evidence of result.evidence) expect(evidence.charEnd).toBeGreaterThan(evidence.charStart);
+    }
+  });
+
+  it('rejects an empty question and a question longer than the window', () => {
+    const empty = tome('ask', CHAPTER, '   ');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/question/);
+    const long = tome('ask', CHAPTER, 'why '.repeat(9000), '--method', 'rag');
+    expect(long.code).toBe(2);
+    expect(long.stderr).toMatch(/question/);
+    expect(long.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('tome chat', () => {
+  it('remembers across restarts: a fact told in one session is recalled in the next', () => {
+    const sessions = join(directory, 'sessions');
+    const first = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'chat', '--session', 'voyage', '--sessions-dir', sessions], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      input: 'Remember this: the captain keeps the spare compass in the blue locker.\n',
+    });
+    expect(first.status).toBe(0);
+    const second = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'chat', '--session', 'voyage', '--sessions-dir', sessions, '--verbose'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      input: 'Where is the spare compass kept?\n',
+    });
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/blue locker/);
+  });
+
+  it('reads a document into the session once', () => {
+    const sessions = join(directory, 'sessions');
+    const run = () =>
+      spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'chat', CHAPTER, '--session', 'reader', '--sessions-dir', sessions], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        input: 'What does Ishmael do when he feels a damp, drizzly November in his soul?\n',
+      });
+    const first = run();
+    expect(first.status).toBe(0);
+    expect(first.stderr).toMatch(/read .* into memory/);
+    expect(first.stdout).toMatch(/sea|ship/i);
+    const second = run();
+    expect(second.stderr).toMatch(/already in this session's memory/);
+  });
+});
+
 describe('Ctrl-C', () => {
   it('stops cleanly with exit code 130, and the same command resumes without redoing finished steps', () => {
     const checkpoint = join(directory, 'interrupted.checkpoint');

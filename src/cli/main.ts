@@ -6,7 +6,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadDocument } from '../documents.js';
 import { resolveModel } from '../models/model-spec.js';
 import { getPipeline, listPipelines } from '../pipeline/registry.js';
-import { bookSummary, SUMMARY_METHODS, type SummaryResult } from '../../pipelines/index.js';
+import { bookSummary, SUMMARY_METHODS, type SummaryMethod, type SummaryResult } from '../../pipelines/index.js';
+import { ASK_METHODS } from '../../pipelines/ask-methods.js';
+import { ask } from './ask-command.js';
+import { chat } from './chat-command.js';
 import { loadPlugins } from './plugins.js';
 import { reportError } from './report-error.js';
 import { runWithProgress } from './run-with-progress.js';
@@ -22,7 +25,7 @@ interface SharedOptions {
 
 interface SummarizeOptions extends SharedOptions {
   plugin: string[];
-  method: 'hierarchical' | 'incremental';
+  method: SummaryMethod;
   chunkTokens?: number;
   summaryTokens?: number;
 }
@@ -109,11 +112,38 @@ export function buildProgram(): Command {
       .command('summarize')
       .description('summarize a whole book or long document')
       .argument('<file>', 'UTF-8 text file')
-      .addOption(new Option('--method <method>', 'summarization workflow').choices(SUMMARY_METHODS).default('hierarchical'))
+      .addOption(new Option('--method <method>', 'hierarchical, incremental, coa (Chain-of-Agents) or scm (SCM ultra-long mode)').choices(SUMMARY_METHODS).default('hierarchical'))
       .option('--chunk-tokens <tokens>', 'most tokens per chunk (default 2048)', wholeNumber(64))
       .option('--summary-tokens <tokens>', 'token budget of the final summary (default 900)', wholeNumber(32))
       .option('--plugin <module>', 'module to import first (e.g. one that registers a model provider), repeatable', collect, []),
   ).action(summarize);
+
+  addSharedOptions(
+    program
+      .command('ask')
+      .description('answer a question about a long document')
+      .argument('<file>', 'UTF-8 text file')
+      .argument('<question>', 'the question')
+      .addOption(new Option('--method <method>', 'coa (Chain-of-Agents), scm (Self-Controlled Memory), rag or truncate').choices(ASK_METHODS).default('coa'))
+      .option('--k <n>', 'rag/scm: segments or memories retrieved', wholeNumber(1))
+      .option('--segment-tokens <tokens>', 'rag/scm: tokens per segment (default 512)', wholeNumber(32))
+      .option('--answer-words <words>', 'most words in the answer (default 130)', wholeNumber(1))
+      .option('--memory <dir>', "scm: keep the document's memory here so later questions skip reading it")
+      .option('--max-cu-tokens <tokens>', 'coa: most tokens per communication unit', wholeNumber(32))
+      .option('--paths <n>', 'coa: reading paths, judged by the model', wholeNumber(1)),
+  ).action(async (file: string, question: string, options) => emit(await ask(file, question, options), options.out));
+
+  program
+    .command('chat')
+    .description('talk about documents with a memory that survives restarts (Self-Controlled Memory)')
+    .argument('[file]', 'a document to read into the session first')
+    .requiredOption('--session <name>', 'session name: its memory lives in --sessions-dir/<name>')
+    .option('--sessions-dir <dir>', 'where sessions live (default ~/.tome/sessions)')
+    .option('--model <spec>', 'extractive (offline default), <provider>:<model>', 'extractive')
+    .option('--context-window <tokens>', "the model's context window", wholeNumber(256))
+    .option('--k <n>', 'memories activated per message (default 5)', wholeNumber(1))
+    .option('--verbose', "print the controller's decisions on stderr")
+    .action(chat);
 
   addSharedOptions(
     program

@@ -200,7 +200,11 @@ function workerStep(task: WorkerStepTask): string {
     return answerFrom([...previous, ...source], task.query, task.wordLimit);
   }
   const wordLimit = Math.floor(task.wordLimit);
-  return foldNewMaterial(previous, source, wordLimit, Math.floor(wordLimit / 2));
+  // Query-free (a running summary): like an update, the new chunk gets 1/(chunks read) of the budget, so early
+  // chunks keep their share; without a position, half.
+  const newShare =
+    task.chunkIndex === undefined ? Math.floor(wordLimit / 2) : Math.min(wordLimit, Math.max(Math.floor(wordLimit / (task.chunkIndex + 1)), MINIMUM_NEW_MATERIAL_WORDS));
+  return foldNewMaterial(summaryWorthy(previous), summaryWorthy(source), wordLimit, newShare);
 }
 
 function managerStep(task: ManagerStepTask): string {

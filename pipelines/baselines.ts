@@ -1,0 +1,98 @@
+import type { EmbeddingsInterface } from '@langchain/core/embeddings';
+import { ContextAnswerer } from '../agents/qa/context-answerer.js';
+import { QA_PROMPT_VERSION } from '../agents/qa/prompts.js';
+import { HashedEmbeddings } from '../src/embeddings/hashed-embeddings.js';
+import { InvalidOptionError } from '../src/errors.js';
+import { segment } from '../src/pipeline/blocks.js';
+import { Pipeline, toDocument, type PipelineSettings } from '../src/pipeline/pipeline.js';
+import { askResult, checkQuestion, DEFAULT_ANSWER_WORDS, type AskInput, type AskResult } from './ask.js';
+
+/** The `truncate` baseline: answer from as much of the beginning of the document as fits the window. */
+export function truncateAnswer(settings: PipelineSettings, options: { answerWords?: number } = {}): Pipeline<AskInput, AskResult> {
+  const answerWords = options.answerWords ?? DEFAULT_ANSWER_WORDS;
+  return new Pipeline(
+    {
+      name: 'truncate-answer',
+      options: { answerWords, prompts: QA_PROMPT_VERSION },
+      fingerprintInput: (input) => `${toDocument(input.document).sha256}:${input.question}`,
+      async run(input, context) {
+        const document = toDocument(input.document);
+        const answerer = new ContextAnswerer(context.model, answerWords);
+        const overhead = await answerer.overheadTokens(input.question);
+        checkQuestion(context, input.question, overhead - context.model.tokenCounter.count(input.question) + 1);
+        const room = context.model.contextWindow - overhead;
+        const [first] = segment(context, document.text, { maxTokens: room });
+        const passage = first ?? { index: 0, start: 0, end: 0, text: '' };
+        const answer = await answerer.answer([passage.text], input.question, context);
+        return askResult(context, 'truncate', answer, context.model.tokenCounter.count(document.text), [{ segment: 0, charStart: passage.start, charEnd: passage.end }]);
+      },
+    },
+    settings,
+  );
+}
+
+export interface RagOptions {
+  /** Tokens per retrievable segment. Default 512. */
+  segmentTokens?: number;
+  /** Segments retrieved per question (fewer when they would not fit the window). Default 5. */
+  k?: number;
+  /** Words the answer may take. Default 130. */
+  answerWords?: number;
+  /** Any LangChain embeddings. Default: tome's offline {@link HashedEmbeddings}. */
+  embeddings?: EmbeddingsInterface;
+}
+
+/**
+ * The `rag` baseline: segment → embed → the k segments most similar to the question (cosine) → answer from them
+ * in document order.
+ */
+export function ragAnswer(settings: PipelineSettings, options: RagOptions = {}): Pipeline<AskInput, AskResult> {
+  const segmentTokens = options.segmentTokens ?? 512;
+  const k = options.k ?? 5;
+  const answerWords = options.answerWords ?? DEFAULT_ANSWER_WORDS;
+  if (!Number.isInteger(k) || k < 1) throw new InvalidOptionError('k', k, 'a whole number, at least 1');
+  const embeddings = options.embeddings ?? new HashedEmbeddings();
+  return new Pipeline(
+    {
+      name: 'rag-answer',
+      options: { segmentTokens, k, answerWords, embeddings: embeddings.constructor.name, prompts: QA_PROMPT_VERSION },
+      fingerprintInput: (input) => `${toDocument(input.document).sha256}:${input.question}`,
+      async run(input, context) {
+        const document = toDocument(input.document);
+        const answerer = new ContextAnswerer(context.model, answerWords);
+        const overhead = await answerer.overheadTokens(input.question);
+        checkQuestion(context, input.question, overhead - context.model.tokenCounter.count(input.question) + 1);
+        const room = context.model.contextWindow - overhead;
+        const segments = segment(context, document.text, { maxTokens: Math.min(segmentTokens, room) });
+        const [vectors, query] = await Promise.all([embeddings.embedDocuments(segments.map((piece) => piece.text)), embeddings.embedQuery(input.question)]);
+        const ranked = segments.map((piece, index) => ({ piece, similarity: cosine(vectors[index]!, query) })).sort((a, b) => b.similarity - a.similarity);
+        const chosen: typeof ranked = [];
+        let used = 0;
+        for (const candidate of ranked) {
+          if (chosen.length === k) break;
+          // Separators between passages cost a few tokens each.
+          if (used + candidate.piece.tokens + 4 > room) continue;
+          chosen.push(candidate);
+          used += candidate.piece.tokens + 4;
+        }
+        chosen.sort((a, b) => a.piece.start - b.piece.start);
+        const answer = await answerer.answer(chosen.map((entry) => entry.piece.text), input.question, context);
+        const evidence = chosen.map((entry) => ({ segment: entry.piece.index, charStart: entry.piece.start, charEnd: entry.piece.end }));
+        return askResult(context, 'rag', answer, context.model.tokenCounter.count(document.text), evidence);
+      },
+    },
+    settings,
+  );
+}
+
+export function cosine(a: readonly number[], b: readonly number[]): number {
+  let dot = 0;
+  let normA = 0;
+  let normB = 0;
+  for (let index = 0; index < a.length; index++) {
+    dot += a[index]! * b[index]!;
+    normA += a[index]! * a[index]!;
+    normB += b[index]! * b[index]!;
+  }
+  return normA === 0 || normB === 0 ? 0 : dot / Math.sqrt(normA * normB);
+}

@@ -1,0 +1,37 @@
+import { loadDocument } from '../documents.js';
+import { resolveModel } from '../models/model-spec.js';
+import { askPipeline, type AskOptions } from '../../pipelines/ask-methods.js';
+import type { AskMethod } from '../../pipelines/ask.js';
+import { runWithProgress } from './run-with-progress.js';
+
+export interface AskCommandOptions {
+  method: AskMethod;
+  model: string;
+  contextWindow?: number;
+  concurrency: number;
+  checkpoint?: string;
+  json?: boolean;
+  k?: number;
+  segmentTokens?: number;
+  answerWords?: number;
+  memory?: string;
+  maxCuTokens?: number;
+  paths?: number;
+}
+
+/** `tome ask <file> <question>`: the answer as text, or the whole result with evidence as JSON. */
+export async function ask(file: string, question: string, options: AskCommandOptions): Promise<string> {
+  const document = await loadDocument(file);
+  const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
+  const askOptions: AskOptions = {
+    k: options.k,
+    segmentTokens: options.segmentTokens,
+    answerWords: options.answerWords,
+    memoryDirectory: options.memory,
+    maxCuTokens: options.maxCuTokens,
+    paths: options.paths,
+  };
+  const pipeline = askPipeline(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, askOptions);
+  const result = await runWithProgress(pipeline, { document, question });
+  return options.json ? JSON.stringify(result) : result.answer;
+}
