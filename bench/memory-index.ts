@@ -9,7 +9,10 @@
  * and dot products (the vectors are unit length), so the ratio understates what the index saves over looping
  * through items' `number[]` embeddings.
  *
- * Run alone: `npx tsx --conditions=source bench/memory-index.ts` (about 45 s on 2 cores, mostly the 100k build).
+ * Run alone: `npx tsx --conditions=source bench/memory-index.ts`. It takes about 80 s on 2 cores, 70 of them
+ * building the 100k index: hnswlib inserts one point at a time (the Node binding has no parallel insert), and
+ * M 16 / efConstruction 200 cost about 0.7 ms a point at that size. `TOME_BENCH_MEMORY_SIZES=10000` (comma
+ * separated) limits the sizes for a quick run (about 5 s).
  */
 import { pathToFileURL } from 'node:url';
 import { MemoryIndex, searchEf } from '../src/memory/memory-index.js';
@@ -18,7 +21,7 @@ const DIMENSIONS = 128;
 const K = 10;
 const QUERIES = 200;
 const WARMUP_QUERIES = 20;
-const SIZES = [10_000, 100_000];
+const SIZES = (process.env.TOME_BENCH_MEMORY_SIZES ?? '10000,100000').split(',').map(Number);
 
 /** mulberry32: small, seeded, good enough to spread points on a sphere. */
 function seededRandom(seed: number): () => number {
@@ -113,6 +116,7 @@ function round(value: number, digits: number): number {
 }
 
 export async function benchMemoryIndex(): Promise<object> {
+  for (const items of SIZES) if (!Number.isInteger(items) || items < K) throw new Error(`TOME_BENCH_MEMORY_SIZES: ${items} is not a whole number of items ≥ ${K}`);
   const results = [];
   for (const items of SIZES) results.push(await benchSize(items));
   return { dimensions: DIMENSIONS, k: K, queries: QUERIES, efSearch: searchEf(K), m: 16, efConstruction: 200, results };

@@ -57,7 +57,8 @@ export function scmAnswer(settings: PipelineSettings, options: ScmAnswerOptions 
       async run(input, context) {
         const document = toDocument(input.document);
         const memoryBudgetTokens = await fitMemoryBudget(context, input.question, answerWords, options.memoryBudgetTokens ?? MEMORY_CONTROLLER_DEFAULTS.memoryBudgetTokens);
-        const agent = new ScmAgent(context.model, { k: options.k, memoryBudgetTokens, answerWords, summaryWords });
+        // A document's segments are ordered by position in the text, not by time: recency means nothing here.
+        const agent = new ScmAgent(context.model, { k: options.k, memoryBudgetTokens, answerWords, summaryWords, recencyWeight: 0 });
         const stream = await openDocumentMemory(context, agent, document, { segmentTokens, embeddings, directory: options.memoryDirectory });
         try {
           const reply = await agent.reply(input.question, stream, context);

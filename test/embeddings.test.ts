@@ -24,7 +24,7 @@ describe('HashedEmbeddings', () => {
   it('returns unit vectors of the configured dimensions', async () => {
     const vector = await embeddings.embedQuery('The whale breached beside the ship.');
     expect(vector).toHaveLength(DEFAULT_EMBEDDING_DIMENSIONS);
-    expect(DEFAULT_EMBEDDING_DIMENSIONS).toBe(512);
+    expect(DEFAULT_EMBEDDING_DIMENSIONS).toBe(2048);
     expect(vectorNorm(vector)).toBeCloseTo(1, 12);
     const small = await new HashedEmbeddings({ dimensions: 64 }).embedQuery('The whale breached beside the ship.');
     expect(small).toHaveLength(64);

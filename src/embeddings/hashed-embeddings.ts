@@ -3,8 +3,8 @@ import { InvalidOptionError } from '../errors.js';
 import { extractTerms } from '../models/extractive/terms.js';
 import { vectorNorm } from './vectors.js';
 
-/** 512 buckets: few enough to keep items small on disk, enough that collisions rarely decide a ranking. */
-export const DEFAULT_EMBEDDING_DIMENSIONS = 512;
+/** 2048 buckets; see {@link HashedEmbeddings} for the measurements behind it (512 is too few for long segments). */
+export const DEFAULT_EMBEDDING_DIMENSIONS = 2048;
 
 /** Bigrams count half as much as single terms: they add word order, but single terms carry the topic. */
 const BIGRAM_WEIGHT = 0.5;
@@ -39,16 +39,25 @@ export interface HashedEmbeddingsParams extends EmbeddingsParams {
  * - Both hashes go through MurmurHash3's 32-bit finalizer before they are reduced. FNV-1a alone mixes its low
  *   bits poorly (bit k of the hash depends only on bits 0..k of the input bytes, and bit 0 is their parity), so
  *   `hash % 512` and `hash & 1` are far from uniform: without the finalizer, a planted fact ("The secret harbour
- *   code is 48213.") ranked first among ~500 Moby Dick segments from 39 of 167 positions; with it, 149.
+ *   code is 48213.") ranked first among ~500 Moby Dick segments from 39 of 167 positions; with it, 149 (both
+ *   at 512 dimensions and one hash per feature).
  * - Each feature is spread over `hashesPerFeature` (default 4) buckets, each probe with its own bucket and sign
  *   and weight/√4, so a feature's share of the norm is unchanged. Collision noise keeps the same variance
- *   (1/dimensions) but loses its heavy tail: one unlucky collision of a repeated word no longer moves a cosine by
- *   0.2–0.4. On 72k pairs of unrelated Moby Dick sentences, cosines above 0.2 fall from 0.67% of pairs (one
- *   bucket per feature) to 0.03%, the largest from 0.78 to 0.25, and the planted fact ranks first from 162 of
- *   167 positions.
+ *   (1/dimensions) but loses its heavy tail: one unlucky collision between a query term and a frequent word of
+ *   the corpus no longer shifts every document holding that word.
  * - A feature seen `tf` times weighs `1 + ln(tf)` (times 0.5 for bigrams): repetition counts, but sublinearly, so
  *   one word repeated does not outweigh the rest of a passage.
  * - The vector is L2-normalized, so a dot product is a cosine similarity.
+ *
+ * Why 2048 dimensions and 4 hashes per feature: collision noise has a spread of about 1/√dimensions, while the
+ * signal of a three-word question matching inside a long segment is small (cosine ≈ 0.13 for a 512-token segment).
+ * With a fact ("The secret harbour code is 48213.") planted at 30 depths of Moby Dick cut into 792 segments of
+ * 512 tokens (the SCM pipeline's default), its segment ranks first at 17–25 of the 30 depths with 512 dimensions,
+ * 25–27 with 1024, and 28–30 with 2048 or 4096. Among 2,262 segments of 200 tokens, one hash per feature ranks it
+ * first at only 15–17 of 30 depths at any size (one collision with a frequent word, kept at every size because
+ * the bucket is the hash modulo a power of two), and four hashes at 30 of 30 from 1024 dimensions up. On 72k pairs of unrelated short
+ * sentences, cosines above 0.2 occur for 0.67% of pairs at 512 × 1 and 0.003% at 2048 × 4. The cost is size:
+ * 2048 numbers per stored item, and 8 KiB per item in the hnswlib index.
  *
  * A text with no content terms (empty, only stopwords or punctuation) has no features and embeds as the zero
  * vector. It cannot be normalized; its cosine with anything is taken to be 0 (it is similar to nothing). Indexes

@@ -81,9 +81,12 @@ export interface MemoryIndexState {
  *
  * Retrieval score: SCM ranks memories by relevance and recency but gives no formula for combining them. Here
  * score = relevance + recencyWeight · recency, with relevance the cosine similarity and recency
- * 0.5 ** ((size − 1 − index) / recencyHalfLife). With the defaults (0.1, 20) recency is a tie-breaker that moves
- * an item by at most 0.1 of cosine: enough to prefer the newer of two similar memories, never enough to bring up
- * an unrelated one. Ties in score go to the newer item.
+ * 0.5 ** ((size − 1 − index) / recencyHalfLife). With the defaults (0.1, 20) recency moves an item by at most
+ * 0.1 of cosine, which decides between two similar memories in favour of the newer. Whether it can also bring up
+ * an unrelated memory depends on the embeddings' scale: with `HashedEmbeddings`, a three-word question matching
+ * inside a 512-token segment scores only about 0.1, so the newest few items, at relevance ≈ 0, outrank it. For a
+ * document's segments, where index order is position in the text rather than time, pass `recencyWeight: 0`.
+ * Ties in score go to the newer item.
  *
  * One writer per memory: adds are serialized within this object, in call order.
  */

@@ -3,10 +3,10 @@
  * inputs, so the split decides what the engine can ever say.
  *
  * ICU (behind `Intl.Segmenter`) ends a sentence at every line break. Books and plain-text documents are
- * hard-wrapped, so a single newline would cut sentences mid-clause. We therefore replace each line break that is
- * not part of a blank-line run with a space before segmenting. The replacement has the same length, so the
- * offsets the segmenter reports still point into the original input. Blank-line runs are kept: they separate
- * paragraphs, and ICU rightly ends a sentence there (a heading or a paragraph without final punctuation).
+ * hard-wrapped, so a single newline would cut sentences mid-clause. We therefore cut the text into paragraphs at
+ * blank-line runs (where a sentence rightly ends: a heading, a paragraph without final punctuation) and replace the
+ * line breaks inside each paragraph with spaces before segmenting. The replacement has the same length, so the
+ * offsets the segmenter reports still point into the original input.
  */
 
 /** One sentence of a text, with where it came from. */
@@ -34,46 +34,40 @@ const LEADING_SPACE = /^\s*/;
 const TRAILING_SPACE = /\s*$/;
 const WHITESPACE_RUN = /\s+/g;
 
-/** Splits `text` into sentences, in order, with offsets into `text` and paragraph indices. */
+/**
+ * Splits `text` into sentences, in order, with offsets into `text` and paragraph indices. Each paragraph is
+ * segmented on its own: ICU ends a sentence at a paragraph break anyway, and its segmenter slows down
+ * quadratically on very long inputs (a whole book took minutes in one piece).
+ */
 export function splitSentences(text: string): Sentence[] {
-  const { unwrapped, paragraphBreakStarts } = unwrapLines(text);
   const sentences: Sentence[] = [];
   let paragraph = 0;
-  let breakIndex = 0;
-  for (const segment of SENTENCE_SEGMENTER.segment(unwrapped)) {
-    const raw = segment.segment;
-    const leading = LEADING_SPACE.exec(raw)?.[0].length ?? 0;
-    if (leading === raw.length) continue;
-    const trailing = TRAILING_SPACE.exec(raw)?.[0].length ?? 0;
-    const start = segment.index + leading;
-    const end = segment.index + raw.length - trailing;
-    // Paragraph breaks between the previous sentence and this one; several in a row still make one new paragraph.
-    let crossedBreak = false;
-    while (breakIndex < paragraphBreakStarts.length && (paragraphBreakStarts[breakIndex] ?? Infinity) < start) {
-      crossedBreak = true;
-      breakIndex++;
+  for (const [paragraphStart, paragraphEnd] of paragraphRanges(text)) {
+    const unwrapped = text.slice(paragraphStart, paragraphEnd).replace(LINE_BREAK, ' ');
+    let found = false;
+    for (const segment of SENTENCE_SEGMENTER.segment(unwrapped)) {
+      const raw = segment.segment;
+      const leading = LEADING_SPACE.exec(raw)?.[0].length ?? 0;
+      if (leading === raw.length) continue;
+      const trailing = TRAILING_SPACE.exec(raw)?.[0].length ?? 0;
+      const start = paragraphStart + segment.index + leading;
+      const end = paragraphStart + segment.index + raw.length - trailing;
+      sentences.push({ text: raw.slice(leading, raw.length - trailing).replace(WHITESPACE_RUN, ' '), start, end, paragraph });
+      found = true;
     }
-    if (crossedBreak && sentences.length > 0) paragraph++;
-    const sentenceText = raw.slice(leading, raw.length - trailing).replace(WHITESPACE_RUN, ' ');
-    sentences.push({ text: sentenceText, start, end, paragraph });
+    if (found) paragraph++;
   }
   return sentences;
 }
 
-/**
- * Replaces every line break outside a blank-line run with a space (same length, so offsets hold) and reports
- * where the blank-line runs start.
- */
-function unwrapLines(text: string): { unwrapped: string; paragraphBreakStarts: number[] } {
-  const pieces: string[] = [];
-  const paragraphBreakStarts: number[] = [];
+/** [start, end) of each blank-line separated paragraph (breaks excluded). */
+function paragraphRanges(text: string): [number, number][] {
+  const ranges: [number, number][] = [];
   let position = 0;
   for (const match of text.matchAll(PARAGRAPH_BREAK)) {
-    const index = match.index;
-    pieces.push(text.slice(position, index).replace(LINE_BREAK, ' '), match[0]);
-    paragraphBreakStarts.push(index);
-    position = index + match[0].length;
+    ranges.push([position, match.index]);
+    position = match.index + match[0].length;
   }
-  pieces.push(text.slice(position).replace(LINE_BREAK, ' '));
-  return { unwrapped: pieces.join(''), paragraphBreakStarts };
+  ranges.push([position, text.length]);
+  return ranges;
 }
