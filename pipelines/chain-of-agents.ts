@@ -282,6 +282,8 @@ async function runChain(
     finals.push(
       await fold(context, { name: stage }, ordered, initial, async (state, part: Segment, position) => {
         const { text: cu } = await worker.step({ chunk: part.text, previous: state.cu, query, maxCuTokens, stage, index: position }, context);
+        // Intermediate CUs are progress events too, so a user can watch the chain read.
+        context.emit({ type: 'communication-unit', stage, index: position, segment: part.index, text: cu });
         return {
           cu,
           evidence: addsChunkMaterial(cu, state.cu, part.text) ? [...state.evidence, part.index] : state.evidence,

@@ -10,7 +10,7 @@ import { LogMemoryStore } from '../src/memory/log-memory-store.js';
 import { MemoryStream } from '../src/memory/memory-stream.js';
 import type { TomeDocument } from '../src/documents.js';
 import type { Segment } from '../src/segmentation.js';
-import { map, segment } from '../src/pipeline/blocks.js';
+import { map, runStep, segment } from '../src/pipeline/blocks.js';
 import { Pipeline, toDocument, type PipelineSettings } from '../src/pipeline/pipeline.js';
 import type { RunContext } from '../src/pipeline/run-context.js';
 import { askResult, checkQuestion, DEFAULT_ANSWER_WORDS, type AskInput, type AskResult } from './ask.js';
@@ -61,7 +61,7 @@ export function scmAnswer(settings: PipelineSettings, options: ScmAnswerOptions 
         const agent = new ScmAgent(context.model, { k: options.k, memoryBudgetTokens, answerWords, summaryWords, recencyWeight: 0 });
         const stream = await openDocumentMemory(context, agent, document, { segmentTokens, embeddings, directory: options.memoryDirectory });
         try {
-          const reply = await agent.reply(input.question, stream, context);
+          const reply = await runStep(context, { name: 'answer' }, 0, () => agent.reply(input.question, stream, context));
           const evidence = reply.control.activated
             .filter((memory) => memory.item.source !== undefined)
             .map((memory) => ({ segment: memory.item.index, charStart: memory.item.source!.charStart, charEnd: memory.item.source!.charEnd }));

@@ -184,6 +184,8 @@ describe('bad input: exit code 2, the problem and the fix, no stack trace', () =
     ['missing plugin', () => ['run', 'timeline', CHAPTER, '--plugin', 'nowhere.js'], /plugin nowhere\.js failed to load/],
     ['unknown pipeline option', () => ['run', 'hierarchical-summary', CHAPTER, '--option', 'colour=red'], /--option colour/],
     ['checkpoint from another run', () => ['summarize', CHAPTER, '--checkpoint', foreignCheckpoint()], /other arguments/],
+    ['unreadable chat memory', () => ['chat', '--session', 'broken', '--sessions-dir', corruptSessions()], /stream\.jsonl/],
+    ['bad session name', () => ['chat', '--session', '../escape'], /--session/],
   ];
 
   it.each(cases)('%s', (_, args, message) => {
@@ -204,6 +206,13 @@ function file(name: string, content: string | Buffer): string {
   const path = join(directory, name);
   writeFileSync(path, content);
   return path;
+}
+
+function corruptSessions(): string {
+  const sessions = join(directory, 'corrupt-sessions');
+  mkdirSync(join(sessions, 'broken'), { recursive: true });
+  writeFileSync(join(sessions, 'broken', 'stream.jsonl'), 'this is not a memory stream\n{"neither": true}\n');
+  return sessions;
 }
 
 function foreignCheckpoint(): string {

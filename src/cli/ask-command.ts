@@ -17,6 +17,7 @@ export interface AskCommandOptions {
   memory?: string;
   maxCuTokens?: number;
   paths?: number;
+  out?: string;
 }
 
 /** `tome ask <file> <question>`: the answer as text, or the whole result with evidence as JSON. */
@@ -31,7 +32,11 @@ export async function ask(file: string, question: string, options: AskCommandOpt
     maxCuTokens: options.maxCuTokens,
     paths: options.paths,
   };
+  // Chain-of-Agents streams its manager's answer: show it as it comes when the answer goes to a terminal or pipe.
+  const streamToStdout = options.method === 'coa' && !options.json && options.out === undefined;
+  if (streamToStdout) askOptions.onAnswerChunk = (text) => process.stdout.write(text);
   const pipeline = askPipeline(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, askOptions);
   const result = await runWithProgress(pipeline, { document, question });
+  if (streamToStdout) return '';
   return options.json ? JSON.stringify(result) : result.answer;
 }

@@ -131,7 +131,12 @@ export function buildProgram(): Command {
       .option('--memory <dir>', "scm: keep the document's memory here so later questions skip reading it")
       .option('--max-cu-tokens <tokens>', 'coa: most tokens per communication unit', wholeNumber(32))
       .option('--paths <n>', 'coa: reading paths, judged by the model', wholeNumber(1)),
-  ).action(async (file: string, question: string, options) => emit(await ask(file, question, options), options.out));
+  ).action(async (file: string, question: string, options) => {
+    const text = await ask(file, question, options);
+    // An empty text means the answer was already streamed to stdout; end its line.
+    if (text === '') process.stdout.write('\n');
+    else await emit(text, options.out);
+  });
 
   program
     .command('chat')

@@ -66,6 +66,7 @@ async function runWithRetries<Input, Output>(
   emit: (event: StepEvent) => void,
 ): Promise<Output> {
   let attempt = 0;
+  let inFlight: Promise<unknown> | undefined;
   try {
     return await pRetry(
       async (attemptNumber) => {
@@ -73,7 +74,9 @@ async function runWithRetries<Input, Output>(
         const started = performance.now();
         emit({ type: 'step-start', task: task.name, index, attempt });
         try {
-          const output = await task.run(input, { index, attempt, signal });
+          const running = task.run(input, { index, attempt, signal });
+          inFlight = running;
+          const output = await running;
           emit({ type: 'step-end', task: task.name, index, attempt, elapsedMs: performance.now() - started });
           return output;
         } catch (error) {
@@ -101,6 +104,9 @@ async function runWithRetries<Input, Output>(
       },
     );
   } catch (error) {
+    // On abort p-retry rejects at once; let the attempt in flight settle first, so whatever it finishes (a
+    // checkpoint record) is done before the caller closes shop.
+    if (signal.aborted && inFlight) await inFlight.catch(() => {});
     const original = error instanceof AttemptFailure ? error.original : error;
     emit({ type: 'step-error', task: task.name, index, attempt, error: describe(original) });
     if (signal.aborted && !TomeError.is(original)) throw new AbortedError(signal.reason);

@@ -24,7 +24,9 @@ const INITIAL_CAPACITY = 1024;
 const SIDECAR_VERSION = 1;
 
 /**
- * Candidate list while searching: ef = max(200, 2k). The 2k term keeps the list well above the answer size when
+ * Candidate list while searching: ef = max(200, 2k, n/125) for n indexed items. The n term keeps recall as the
+ * memory grows: on 100,000 random 64-dimensional vectors recall@10 is 0.80 at ef 200 but 0.985 at 800 (1.3 ms a
+ * query, still 5× faster than exact search). The 2k term keeps the list well above the answer size when
  * callers ask for many neighbors. The floor is 200, not the more common 50, because measured recall@10 on 10,000
  * random unit vectors of 64 dimensions (the hard case: no low-dimensional structure) is about 0.78 at ef 50,
  * 0.90–0.93 at 100, 0.97 at 150 and 0.98 at 200 (about 75, 95 and 190 µs a query at 50, 100 and 200), while
@@ -33,8 +35,11 @@ const SIDECAR_VERSION = 1;
  */
 export const SEARCH_EF_FLOOR = 200;
 
-export function searchEf(k: number): number {
-  return Math.max(SEARCH_EF_FLOOR, 2 * k);
+/** Items per unit of search breadth as the index grows (see above). */
+const ITEMS_PER_EF = 125;
+
+export function searchEf(k: number, items = 0): number {
+  return Math.max(SEARCH_EF_FLOOR, 2 * k, Math.ceil(items / ITEMS_PER_EF));
 }
 
 /** What is known about an item when (re)building: its embedding; its label is its position in the list. */
@@ -153,13 +158,16 @@ export class MemoryIndex {
     this.dirty = true;
   }
 
-  /** The `k` nearest items by cosine, nearest first (fewer when fewer are indexed); ef = {@link searchEf}(k). */
-  search(query: readonly number[], k: number): IndexNeighbor[] {
+  /**
+   * The `k` nearest items by cosine, nearest first (fewer when fewer are indexed). `ef` (the search breadth, trading
+   * latency for recall) defaults to {@link searchEf}(k, items indexed).
+   */
+  search(query: readonly number[], k: number, ef?: number): IndexNeighbor[] {
     if (!Number.isInteger(k) || k < 1) throw new InvalidOptionError('k', k, 'a positive integer');
     if (query.length !== this.dimensions) throw new InvalidOptionError('query.length', query.length, `${this.dimensions}, the index's dimensions`);
     const wanted = Math.min(k, this.vectors);
     if (wanted === 0 || isZeroVector(query)) return [];
-    this.graph.setEf(searchEf(wanted));
+    this.graph.setEf(Math.max(ef ?? searchEf(wanted, this.vectors), wanted));
     const { neighbors, distances } = this.graph.searchKnn([...query], wanted);
     return neighbors.map((index, rank) => ({ index, similarity: 1 - distances[rank]! }));
   }

@@ -1,3 +1,4 @@
+import { StepFailedError } from '../errors.js';
 import type { ExecutorTask, StepEvent } from '../executor/executor.js';
 import { segmentText, type Segment, type SegmentOptions } from '../segmentation.js';
 import type { RunContext } from './run-context.js';
@@ -91,8 +92,13 @@ export async function fold<Item, State>(
   context.emit({ type: 'stage-start', stage: stage.name, level, total, cached: resumeAt });
   for (let index = resumeAt; index < total; index++) {
     context.throwIfAborted();
-    state = await step(state, items[index]!, index);
-    context.checkpoint.put(stepKey(stage, index), state);
+    const previous = state;
+    // Checkpoint inside the step: a step that completes while an abort is settling is still kept.
+    state = await runStep(context, stage, index, async () => {
+      const next = await step(previous, items[index]!, index);
+      context.checkpoint.put(stepKey(stage, index), next);
+      return next;
+    });
     context.emit({ type: 'step-end', stage: stage.name, level, index, done: index + 1, total, cached: false });
   }
   context.emit({ type: 'stage-end', stage: stage.name, level });
@@ -159,13 +165,34 @@ async function mapInOrder<Item, Result>(
       continue;
     }
     context.throwIfAborted();
-    const result = await step(items[index]!, index, results.at(-1));
-    context.checkpoint.put(stepKey(stage, index), result);
+    const result = await runStep(context, stage, index, async () => {
+      const merged = await step(items[index]!, index, results.at(-1));
+      context.checkpoint.put(stepKey(stage, index), merged);
+      return merged;
+    });
     results.push(result);
     context.emit({ type: 'step-end', stage: stage.name, level, index, done: index + 1, total, cached: false });
   }
   context.emit({ type: 'stage-end', stage: stage.name, level });
   return results;
+}
+
+/**
+ * Run one sequential step through the run's executor, so it gets the same retries for transient model errors as
+ * parallel steps; a step that still fails is reported as `<stage>[<index>]`.
+ */
+export async function runStep<Result>(context: RunContext, stage: Stage, index: number, work: () => Promise<Result>): Promise<Result> {
+  try {
+    const [result] = await context.executor.map({ name: stage.name, run: () => work() }, [index], {
+      concurrency: 1,
+      signal: context.signal,
+      onEvent: (event) => forwardRetry(context, stage, event, [{ index, item: undefined }]),
+    });
+    return result!;
+  } catch (error) {
+    if (error instanceof StepFailedError) throw new StepFailedError(`${stage.name}[${index}]`, error.attempts, error.cause);
+    throw error;
+  }
 }
 
 function stepKey(stage: Stage, index: number): string {

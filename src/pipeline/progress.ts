@@ -10,6 +10,7 @@ export type ProgressEvent =
   | { type: 'step-retry'; stage: string; index: number; attempt: number; delayMs: number; error: string }
   | { type: 'output-rejected'; stage: string; index: number; attempt: number; reason: string; wordLimit: number }
   | { type: 'summary-compressed'; stage: string; index: number; fromWords: number; toWords: number; targetWords: number }
+  | { type: 'communication-unit'; stage: string; index: number; segment: number; text: string }
   | { type: 'stage-end'; stage: string; level: number }
   | { type: 'pipeline-end'; pipeline: string; elapsedMs: number; modelCalls: number };
 
