@@ -4,6 +4,9 @@ import { AbortedError, InvalidOptionError, StepFailedError, TomeError, throwIfAb
 import type { Executor, ExecutorRunOptions, ExecutorTask, RetryPolicy, StepEvent } from './executor.js';
 import { isTransientError } from './transient-errors.js';
 
+/** How long an abort waits for a step in flight to finish (and record its result) before giving up on it. */
+export const ABORT_GRACE_MS = 2000;
+
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   retries: 3,
   minDelayMs: 500,
@@ -104,9 +107,9 @@ async function runWithRetries<Input, Output>(
       },
     );
   } catch (error) {
-    // On abort p-retry rejects at once; let the attempt in flight settle first, so whatever it finishes (a
-    // checkpoint record) is done before the caller closes shop.
-    if (signal.aborted && inFlight) await inFlight.catch(() => {});
+    // On abort p-retry rejects at once; give the attempt in flight a moment to settle, so whatever it finishes (a
+    // checkpoint record) is done before the caller closes shop, without waiting on a step that ignores the signal.
+    if (signal.aborted && inFlight) await Promise.race([inFlight.catch(() => {}), new Promise((resolve) => setTimeout(resolve, ABORT_GRACE_MS).unref())]);
     const original = error instanceof AttemptFailure ? error.original : error;
     emit({ type: 'step-error', task: task.name, index, attempt, error: describe(original) });
     if (signal.aborted && !TomeError.is(original)) throw new AbortedError(signal.reason);
