@@ -40,6 +40,7 @@ export class ScmAgent {
   /** Answer `input` from memory; with `remember`, store the turn afterwards. */
   async reply(input: string, stream: MemoryStream, runtime: AgentRuntime = {}, options: { remember?: boolean; previousTurn?: MemoryItem } = {}): Promise<ScmReply> {
     const control = await this.controller.decide(input, stream, runtime, options.previousTurn);
+    runtime.emit?.({ type: 'memory-decisions', needsMemory: control.needsMemory, decisions: control.decisions });
     const memory = fuseMemory(control);
     const messages = await answerWithMemoryPrompt.formatMessages({ memory: memory === '' ? '(nothing)' : memory, input, wordLimit: this.answerWords });
     const reply = await callModel(

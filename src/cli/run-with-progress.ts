@@ -18,6 +18,7 @@ export async function runWithProgress<Input, Output>(pipeline: Pipeline<Input, O
     let next = await events.next();
     while (!next.done) {
       progress.handle(next.value);
+      if (process.env.TOME_DEBUG && next.value.type === 'memory-decisions') debugDecisions(next.value.decisions);
       next = await events.next();
     }
     return next.value;
@@ -25,4 +26,9 @@ export async function runWithProgress<Input, Output>(pipeline: Pipeline<Input, O
     progress.stop();
     process.off('SIGINT', onInterrupt);
   }
+}
+
+/** TOME_DEBUG=1: the SCM controller's decisions, one line each, on stderr. */
+function debugDecisions(decisions: readonly { index: number; action: string; reason: string; relevance: number }[]): void {
+  for (const decision of decisions) process.stderr.write(`tome: memory ${decision.index}: ${decision.action} (relevance ${decision.relevance.toFixed(3)}; ${decision.reason})\n`);
 }

@@ -11,6 +11,7 @@ export type ProgressEvent =
   | { type: 'output-rejected'; stage: string; index: number; attempt: number; reason: string; wordLimit: number }
   | { type: 'summary-compressed'; stage: string; index: number; fromWords: number; toWords: number; targetWords: number }
   | { type: 'communication-unit'; stage: string; index: number; segment: number; text: string }
+  | { type: 'memory-decisions'; needsMemory: boolean; decisions: readonly { index: number; action: string; reason: string; relevance: number }[] }
   | { type: 'stage-end'; stage: string; level: number }
   | { type: 'pipeline-end'; pipeline: string; elapsedMs: number; modelCalls: number };
 
