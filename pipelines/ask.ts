@@ -1,5 +1,6 @@
+import { sha256 } from '../src/documents.js';
 import { InvalidOptionError } from '../src/errors.js';
-import type { DocumentInput } from '../src/pipeline/pipeline.js';
+import { toDocument, type DocumentInput } from '../src/pipeline/pipeline.js';
 import type { RunContext } from '../src/pipeline/run-context.js';
 
 /** Question answering over a long document: the input of every `tome ask` method. */
@@ -50,4 +51,9 @@ export function checkQuestion(context: RunContext, question: string, reservedTok
 export function askResult(context: RunContext, method: AskMethod, answer: string, inputTokens: number, evidence: readonly Evidence[]): AskResult {
   const ordered = [...evidence].sort((a, b) => a.charStart - b.charStart);
   return { answer, method, model: context.model.spec, modelCalls: context.stats.modelCalls, inputTokens, elapsedMs: context.elapsedMs(), evidence: ordered };
+}
+
+/** Checkpoint identity of a question about a document: both hashes (a question may be long or private). */
+export function askFingerprint(input: AskInput): string {
+  return `${toDocument(input.document).sha256}:${sha256(input.question)}`;
 }

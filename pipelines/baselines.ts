@@ -5,7 +5,8 @@ import { HashedEmbeddings } from '../src/embeddings/hashed-embeddings.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { runStep, segment } from '../src/pipeline/blocks.js';
 import { Pipeline, toDocument, type PipelineSettings } from '../src/pipeline/pipeline.js';
-import { askResult, checkQuestion, DEFAULT_ANSWER_WORDS, type AskInput, type AskResult } from './ask.js';
+import type { RunContext } from '../src/pipeline/run-context.js';
+import { askFingerprint, askResult, checkQuestion, DEFAULT_ANSWER_WORDS, type AskInput, type AskResult } from './ask.js';
 
 /** The `truncate` baseline: answer from as much of the beginning of the document as fits the window. */
 export function truncateAnswer(settings: PipelineSettings, options: { answerWords?: number } = {}): Pipeline<AskInput, AskResult> {
@@ -14,13 +15,11 @@ export function truncateAnswer(settings: PipelineSettings, options: { answerWord
     {
       name: 'truncate-answer',
       options: { answerWords, prompts: QA_PROMPT_VERSION },
-      fingerprintInput: (input) => `${toDocument(input.document).sha256}:${input.question}`,
+      fingerprintInput: askFingerprint,
       async run(input, context) {
         const document = toDocument(input.document);
         const answerer = new ContextAnswerer(context.model, answerWords);
-        const overhead = await answerer.overheadTokens(input.question);
-        checkQuestion(context, input.question, overhead - context.model.tokenCounter.count(input.question) + 1);
-        const room = context.model.contextWindow - overhead;
+        const room = await passageRoom(context, answerer, input.question);
         const [first] = segment(context, document.text, { maxTokens: room });
         const passage = first ?? { index: 0, start: 0, end: 0, text: '' };
         const answer = await runStep(context, { name: 'answer' }, 0, () => answerer.answer([passage.text], input.question, context));
@@ -56,13 +55,11 @@ export function ragAnswer(settings: PipelineSettings, options: RagOptions = {}):
     {
       name: 'rag-answer',
       options: { segmentTokens, k, answerWords, embeddings: embeddings.constructor.name, prompts: QA_PROMPT_VERSION },
-      fingerprintInput: (input) => `${toDocument(input.document).sha256}:${input.question}`,
+      fingerprintInput: askFingerprint,
       async run(input, context) {
         const document = toDocument(input.document);
         const answerer = new ContextAnswerer(context.model, answerWords);
-        const overhead = await answerer.overheadTokens(input.question);
-        checkQuestion(context, input.question, overhead - context.model.tokenCounter.count(input.question) + 1);
-        const room = context.model.contextWindow - overhead;
+        const room = await passageRoom(context, answerer, input.question);
         const segments = segment(context, document.text, { maxTokens: Math.min(segmentTokens, room) });
         const [vectors, query] = await Promise.all([embeddings.embedDocuments(segments.map((piece) => piece.text)), embeddings.embedQuery(input.question)]);
         const ranked = segments.map((piece, index) => ({ piece, similarity: cosine(vectors[index]!, query) })).sort((a, b) => b.similarity - a.similarity);
@@ -83,6 +80,13 @@ export function ragAnswer(settings: PipelineSettings, options: RagOptions = {}):
     },
     settings,
   );
+}
+
+/** Tokens left for passages once the prompt, the question and the answer have theirs; refuses a question that leaves none. */
+async function passageRoom(context: RunContext, answerer: ContextAnswerer, question: string): Promise<number> {
+  const overhead = await answerer.overheadTokens(question);
+  checkQuestion(context, question, overhead - context.model.tokenCounter.count(question) + 1);
+  return context.model.contextWindow - overhead;
 }
 
 export function cosine(a: readonly number[], b: readonly number[]): number {

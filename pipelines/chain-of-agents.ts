@@ -3,14 +3,14 @@ import { ChainManager } from '../agents/coa/manager.js';
 import { collapseWhitespace, containsCollapsed, noteSentences } from '../agents/coa/notes.js';
 import { COA_PROMPT_VERSION } from '../agents/coa/prompts.js';
 import { ChainWorker } from '../agents/coa/worker.js';
-import { sha256, type TomeDocument } from '../src/documents.js';
+import type { TomeDocument } from '../src/documents.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { countWords } from '../src/models/extractive/selection.js';
 import { fold, map, segment } from '../src/pipeline/blocks.js';
 import { Pipeline, toDocument, type DocumentInput, type PipelineSettings } from '../src/pipeline/pipeline.js';
 import type { RunContext } from '../src/pipeline/run-context.js';
 import type { Segment } from '../src/segmentation.js';
-import { askResult, checkQuestion, type AskInput, type AskResult, type Evidence } from './ask.js';
+import { askFingerprint, askResult, checkQuestion, type AskInput, type AskResult, type Evidence } from './ask.js';
 import { summaryResult, type SummaryResult } from './book-summary.js';
 
 export const CHAIN_OF_AGENTS_ANSWER = 'chain-of-agents-answer';
@@ -99,7 +99,7 @@ export function chainOfAgentsAnswer(settings: PipelineSettings, options: ChainOf
     {
       name: CHAIN_OF_AGENTS_ANSWER,
       options: fingerprintOptions(resolved),
-      fingerprintInput: (input) => `${toDocument(input.document).sha256}:${sha256(input.question)}`,
+      fingerprintInput: askFingerprint,
       run: async (input, context) => {
         const document = toDocument(input.document);
         const chain = await runChain(CHAIN_OF_AGENTS_ANSWER, document, input.question, context, resolved, options.onAnswerChunk);

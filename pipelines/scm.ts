@@ -13,7 +13,7 @@ import type { Segment } from '../src/segmentation.js';
 import { map, runStep, segment } from '../src/pipeline/blocks.js';
 import { Pipeline, toDocument, type PipelineSettings } from '../src/pipeline/pipeline.js';
 import type { RunContext } from '../src/pipeline/run-context.js';
-import { askResult, checkQuestion, DEFAULT_ANSWER_WORDS, type AskInput, type AskResult } from './ask.js';
+import { askFingerprint, askResult, checkQuestion, DEFAULT_ANSWER_WORDS, type AskInput, type AskResult } from './ask.js';
 
 export interface ScmAnswerOptions {
   /** Tokens per document segment stored as one memory item. Default 512. */
@@ -53,7 +53,7 @@ export function scmAnswer(settings: PipelineSettings, options: ScmAnswerOptions 
     {
       name: 'scm-answer',
       options: { segmentTokens, summaryWords, answerWords, k: options.k ?? null, memoryBudgetTokens: options.memoryBudgetTokens ?? null, embeddings: embeddings.constructor.name, prompts: SCM_PROMPT_VERSION },
-      fingerprintInput: (input) => `${toDocument(input.document).sha256}:${input.question}`,
+      fingerprintInput: askFingerprint,
       async run(input, context) {
         const document = toDocument(input.document);
         const memoryBudgetTokens = await fitMemoryBudget(context, input.question, answerWords, options.memoryBudgetTokens ?? MEMORY_CONTROLLER_DEFAULTS.memoryBudgetTokens);

@@ -25,7 +25,7 @@ import { segmentText } from '../src/segmentation.js';
 import type { CompressTask, JudgeTask, ManagerStepTask, ModelTask, WorkerStepTask } from '../src/tasks.js';
 import { approximateTokenCounter } from '../src/tokens/approximate-token-counter.js';
 import { handleFor, mobyDick, mobyDickChapter, syntheticBook } from './helpers/books.js';
-import { ScriptedChatModel, sentenceOfWords, type RecordedCall, type ScriptedReply } from './helpers/scripted-chat-model.js';
+import { ScriptedChatModel, type RecordedCall, type ScriptedReply } from './helpers/scripted-chat-model.js';
 
 const WINDOW = 1024;
 const MAX_CU = 200;
