@@ -20,6 +20,9 @@ export type TomeErrorCode =
   | 'PIPELINE_EXISTS'
   | 'PLUGIN_LOAD_FAILED'
   | 'STEP_FAILED'
+  | 'QUEUE_PAYLOAD_INVALID'
+  | 'QUEUE_UNAVAILABLE'
+  | 'JOB_NOT_FOUND'
   | 'ABORTED';
 
 const TOME_ERROR_BRAND = Symbol.for('tome.error');
@@ -150,4 +153,11 @@ export class AbortedError extends TomeError {
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError(signal.reason);
+}
+
+/** Queue trouble the user can act on: a payload over the limit or malformed, no Redis, or an unknown job id. */
+export class QueueError extends TomeError {
+  constructor(code: 'QUEUE_PAYLOAD_INVALID' | 'QUEUE_UNAVAILABLE' | 'JOB_NOT_FOUND', message: string, fix: string, cause?: unknown) {
+    super(code, message, { fix, cause });
+  }
 }

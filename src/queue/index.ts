@@ -1,8 +1,14 @@
 /**
- * tome/queue: where pipeline steps run. The contract ({@link Executor}) and the embedded default
- * ({@link InProcessExecutor}); the Redis/BullMQ executor for running steps on many machines implements the same
- * contract.
+ * tome/queue: where work runs. In-process: the {@link Executor} contract and its embedded default. On Redis with
+ * BullMQ: {@link TomeQueue} (producers: submit documents, follow them, fetch results; remote models whose calls run
+ * on workers) and {@link TomeWorker} (serve one model's calls and run document jobs).
  */
 export type { Executor, ExecutorTask, ExecutorRunOptions, StepContext, StepEvent, RetryPolicy } from '../executor/executor.js';
 export { InProcessExecutor, DEFAULT_RETRY_POLICY, type InProcessExecutorOptions } from '../executor/in-process-executor.js';
 export { isTransientError } from '../executor/transient-errors.js';
+export { resolveConnection, redact, DEFAULT_QUEUE_PREFIX, type QueueConnectionOptions, type ResolvedConnection } from './connection.js';
+export { TomeQueue, DEFAULT_RETENTION_SECONDS, type SubmitOptions, type JobStatus, type JobState } from './tome-queue.js';
+export { TomeWorker, type TomeWorkerOptions } from './tome-worker.js';
+export { RemoteChatModel, MODEL_CALL_ATTEMPTS } from './remote-chat-model.js';
+export { MAX_PAYLOAD_BYTES, checkModelCallJob, checkDocumentJob, type ModelCallJob, type ModelCallResult, type DocumentJob } from './payload.js';
+export { DOCUMENT_QUEUE, modelCallQueue } from './queue-names.js';

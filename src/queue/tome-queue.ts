@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { TomeDocument } from '../documents.js';
+import { QueueError } from '../errors.js';
+import { modelHandleFrom, type ModelHandle } from '../models/model-handle.js';
+import { resolveConnection, type QueueConnectionOptions, type ResolvedConnection } from './connection.js';
+import { checkDocumentJob, type DocumentJob } from './payload.js';
+import { DOCUMENT_QUEUE, documentKey, modelCallQueue } from './queue-names.js';
+import { RemoteChatModel } from './remote-chat-model.js';
+
+/** Stored documents and finished results are kept this long (seconds) after their last write. */
+export const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600;
+
+export interface SubmitOptions {
+  /** A registered pipeline name (`tome pipelines`), e.g. `hierarchical-summary`, `ask-coa`. */
+  readonly pipeline: string;
+  /** The pipeline's string options (as `tome run --option`). */
+  readonly options?: Record<string, string>;
+  /** Model spec the workers use for this document's calls. Default `extractive`. */
+  readonly model?: string;
+  /** The model's context window; default 8,192. */
+  readonly contextWindow?: number;
+}
+
+export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed' | 'prioritized' | 'waiting-children' | 'unknown';
+
+export interface JobStatus {
+  readonly id: string;
+  readonly state: JobState;
+  /** What the pipeline reported last: steps done / total of the current stage. */
+  readonly progress: unknown;
+  readonly failedReason?: string;
+}
+
+/**
+ * The producer side of tome on Redis: store documents once (by content hash), submit them to a pipeline, follow
+ * their progress, fetch results; and `remoteModel` to make any pipeline's model calls run on the workers.
+ */
+export class TomeQueue {
+  private readonly queues = new Map<string, Queue>();
+  private readonly events = new Map<string, QueueEvents>();
+  private readonly redis: Redis;
+
+  private constructor(readonly connection: ResolvedConnection) {
+    this.redis = connection.connect();
+  }
+
+  static async connect(options: QueueConnectionOptions): Promise<TomeQueue> {
+    const queue = new TomeQueue(resolveConnection(options));
+    try {
+      await queue.redis.ping();
+    } catch (cause) {
+      queue.redis.disconnect();
+      throw new QueueError('QUEUE_UNAVAILABLE', `cannot reach Redis at ${queue.connection.redactedUrl}`, 'start Redis (redis-server) or fix --queue', cause);
+    }
+    return queue;
+  }
+
+  /** A model handle whose calls run on the workers serving `spec`. */
+  async remoteModel(spec: string, contextWindow = 8192): Promise<ModelHandle> {
+    const name = modelCallQueue(spec);
+    const events = this.eventsFor(name);
+    await events.waitUntilReady();
+    return modelHandleFrom(new RemoteChatModel(spec, this.queueFor(name), events), { name: spec, contextWindow });
+  }
+
+  /**
+   * Store the document and queue a run of `pipeline` over it. The job id is a hash of document, pipeline, options
+   * and model: submitting the same thing twice queues one run, and both callers get its result.
+   */
+  async submitDocument(document: TomeDocument, options: SubmitOptions): Promise<string> {
+    const data: DocumentJob = checkDocumentJob({
+      documentSha256: document.sha256,
+      documentName: document.name,
+      pipeline: options.pipeline,
+      options: options.options ?? {},
+      model: options.model ?? 'extractive',
+      contextWindow: options.contextWindow ?? 8192,
+    });
+    await this.redis.set(documentKey(this.connection.prefix, document.sha256), document.text, 'EX', DEFAULT_RETENTION_SECONDS);
+    const jobId = `doc-${createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 32)}`;
+    const job = await this.queueFor(DOCUMENT_QUEUE).add('document', data, {
+      jobId,
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: DEFAULT_RETENTION_SECONDS },
+      removeOnFail: { age: DEFAULT_RETENTION_SECONDS },
+    });
+    return job.id ?? jobId;
+  }
+
+  /** The text of a stored document, or null when it expired or was never stored. */
+  async loadDocumentText(sha256: string): Promise<string | null> {
+    return this.redis.get(documentKey(this.connection.prefix, sha256));
+  }
+
+  async getStatus(id: string): Promise<JobStatus> {
+    const job = await this.job(id);
+    const state = (await job.getState()) as JobState;
+    return { id, state, progress: job.progress, ...(job.failedReason ? { failedReason: job.failedReason } : {}) };
+  }
+
+  /**
+   * The result of a finished document job. With `wait`, waits until it finishes (or `timeoutMs` passes).
+   * @throws QueueError JOB_NOT_FOUND; an Error with the job's failure reason when it failed.
+   */
+  async getResult(id: string, options: { wait?: boolean; timeoutMs?: number } = {}): Promise<unknown> {
+    const job = await this.job(id);
+    const state = await job.getState();
+    if (state === 'completed') return job.returnvalue;
+    if (state === 'failed') throw new Error(`job ${id} failed: ${job.failedReason}`);
+    if (!options.wait) throw new QueueError('JOB_NOT_FOUND', `job ${id} has no result yet (it is ${state})`, 'wait for it with --wait, or check it with `tome status`');
+    const events = this.eventsFor(DOCUMENT_QUEUE);
+    await events.waitUntilReady();
+    return job.waitUntilFinished(events, options.timeoutMs);
+  }
+
+  /** Remove a job that has not finished; an active one is left to finish (its worker holds the lock). */
+  async cancel(id: string): Promise<boolean> {
+    const job = await this.job(id);
+    const state = await job.getState();
+    if (state === 'active' || state === 'completed') return false;
+    await job.remove();
+    return true;
+  }
+
+  /** Follow a document job's progress events until it finishes. */
+  onProgress(listener: (id: string, progress: unknown) => void): () => void {
+    const events = this.eventsFor(DOCUMENT_QUEUE);
+    const handler = ({ jobId, data }: { jobId: string; data: unknown }) => listener(jobId, data);
+    events.on('progress', handler);
+    return () => events.off('progress', handler);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.events.values()].map((events) => events.close()));
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    this.redis.disconnect();
+  }
+
+  /** Remove every tome queue and stored document under this prefix (tests, teardown). */
+  async obliterate(): Promise<void> {
+    for (const queue of this.queues.values()) await queue.obliterate({ force: true });
+    const keys = await this.redis.keys(`${this.connection.prefix}:doc:*`);
+    if (keys.length > 0) await this.redis.del(...keys);
+  }
+
+  queueFor(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection.connect(), prefix: this.connection.prefix });
+      // Every caller waiting on a job adds a listener; hundreds in flight are normal here.
+      queue.setMaxListeners(0);
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  private eventsFor(name: string): QueueEvents {
+    let events = this.events.get(name);
+    if (!events) {
+      events = new QueueEvents(name, { connection: this.connection.connect(), prefix: this.connection.prefix });
+      events.setMaxListeners(0);
+      this.events.set(name, events);
+    }
+    return events;
+  }
+
+  private async job(id: string): Promise<Job> {
+    const job = await this.queueFor(DOCUMENT_QUEUE).getJob(id);
+    if (!job) throw new QueueError('JOB_NOT_FOUND', `no job ${id} on ${this.connection.redactedUrl}`, 'check the id and --queue (results expire after 7 days)');
+    return job;
+  }
+}

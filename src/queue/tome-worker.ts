@@ -1,0 +1,101 @@
+import { mapStoredMessagesToChatMessages } from '@langchain/core/messages';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { documentFromText } from '../documents.js';
+import { TomeError } from '../errors.js';
+import type { ModelHandle } from '../models/model-handle.js';
+import { getPipeline } from '../pipeline/registry.js';
+import type { TomeTaskCallOptions } from '../tasks.js';
+import type { QueueConnectionOptions } from './connection.js';
+import { checkDocumentJob, checkModelCallJob, type ModelCallResult } from './payload.js';
+import { DOCUMENT_QUEUE, modelCallQueue } from './queue-names.js';
+import { TomeQueue } from './tome-queue.js';
+
+export interface TomeWorkerOptions {
+  readonly connection: QueueConnectionOptions;
+  /** The model this worker serves: it takes the model calls queued for `model.spec`. */
+  readonly model: ModelHandle;
+  /** Model calls (and documents) in flight at once. Default 4. */
+  readonly concurrency?: number;
+  /** Also run document jobs (pipelines) — their model calls go back to the queue. Default true. */
+  readonly documents?: boolean;
+  /** BullMQ lock duration in ms: a worker silent this long is presumed dead and its job retried. Default 30 000. */
+  readonly lockDurationMs?: number;
+  /** How often stalled jobs are looked for, in ms. Default 30 000. */
+  readonly stalledIntervalMs?: number;
+}
+
+/**
+ * A tome worker: serves model calls for one model spec and, optionally, runs document jobs through registered
+ * pipelines. Bad job data fails that job (never the worker); a job whose worker dies is stalled and retried by
+ * another. `close()` drains: it stops taking jobs and waits for the ones in flight.
+ */
+export class TomeWorker {
+  private constructor(
+    private readonly workers: Worker[],
+    private readonly producer: TomeQueue,
+  ) {}
+
+  static async start(options: TomeWorkerOptions): Promise<TomeWorker> {
+    const producer = await TomeQueue.connect(options.connection);
+    const { prefix } = producer.connection;
+    const common = {
+      prefix,
+      concurrency: options.concurrency ?? 4,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 2,
+    };
+    const workers: Worker[] = [new Worker(modelCallQueue(options.model.spec), (job: Job): Promise<unknown> => runModelCall(job, options.model), { ...common, connection: producer.connection.connect() })];
+    if (options.documents !== false) {
+      workers.push(new Worker(DOCUMENT_QUEUE, (job: Job) => runDocument(job, producer), { ...common, connection: producer.connection.connect() }));
+    }
+    // A worker must outlive any one bad job or lost connection: report, never throw.
+    for (const worker of workers) worker.on('error', (error) => process.stderr.write(`tome worker: ${error.message}\n`));
+    await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+    return new TomeWorker(workers, producer);
+  }
+
+  /** Stop taking jobs, let the ones in flight finish, disconnect. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.close()));
+    await this.producer.close();
+  }
+}
+
+async function runModelCall(job: Job, model: ModelHandle): Promise<ModelCallResult> {
+  const data = unrecoverableOnBadInput(() => checkModelCallJob(job.data));
+  if (data.spec !== model.spec) throw new UnrecoverableError(`this worker serves ${model.spec}, not ${data.spec}`);
+  const messages = mapStoredMessagesToChatMessages(data.messages);
+  const chatModel = model.chatModel as BaseChatModel<TomeTaskCallOptions & BaseChatModel['ParsedCallOptions']>;
+  const reply = await chatModel.invoke(messages, data.task ? { tomeTask: data.task } : {});
+  const text = typeof reply.content === 'string' ? reply.content : reply.content.map((part) => ('text' in part && typeof part.text === 'string' ? part.text : '')).join('');
+  return { text, responseMetadata: reply.response_metadata };
+}
+
+async function runDocument(job: Job, producer: TomeQueue): Promise<unknown> {
+  const data = unrecoverableOnBadInput(() => checkDocumentJob(job.data));
+  const registered = unrecoverableOnBadInput(() => getPipeline(data.pipeline));
+  const text = await producer.loadDocumentText(data.documentSha256);
+  if (text === null) throw new UnrecoverableError(`document ${data.documentSha256} is no longer stored (documents expire after 7 days); submit it again`);
+  const model = await producer.remoteModel(data.model, data.contextWindow);
+  const pipeline = unrecoverableOnBadInput(() => registered.create({ model, concurrency: 16 }, data.options));
+  const events = pipeline.streamProgress(documentFromText(text, data.documentName));
+  let next = await events.next();
+  while (!next.done) {
+    const event = next.value;
+    if (event.type === 'step-end') await job.updateProgress({ stage: event.stage, done: event.done, total: event.total });
+    next = await events.next();
+  }
+  return next.value;
+}
+
+/** Bad job data or an unknown pipeline cannot succeed on a retry: fail the job at once, with tome's message. */
+function unrecoverableOnBadInput<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (TomeError.is(error)) throw new UnrecoverableError(`${error.message} (${error.fix})`);
+    throw error;
+  }
+}
