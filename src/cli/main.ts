@@ -4,18 +4,20 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadDocument } from '../documents.js';
-import { resolveModel } from '../models/model-spec.js';
 import { getPipeline, listPipelines } from '../pipeline/registry.js';
 import { bookSummary, SUMMARY_METHODS, type SummaryMethod, type SummaryResult } from '../../pipelines/index.js';
 import { ASK_METHODS } from '../../pipelines/ask-methods.js';
 import { ask } from './ask-command.js';
 import { chat } from './chat-command.js';
 import { loadPlugins } from './plugins.js';
+import { addQueueCommands, modelFor } from './queue-commands.js';
 import { reportError } from './report-error.js';
 import { runWithProgress } from './run-with-progress.js';
 
 interface SharedOptions {
   model: string;
+  queue?: string;
+  prefix?: string;
   contextWindow?: number;
   concurrency: number;
   checkpoint?: string;
@@ -60,7 +62,9 @@ function addSharedOptions(command: Command): Command {
     .option('--concurrency <n>', 'independent model calls in flight at once', wholeNumber(1), 4)
     .option('--checkpoint <file>', 'record finished steps; rerunning the same command resumes')
     .option('--out <file>', 'write the result to a file instead of stdout')
-    .option('--json', 'print one JSON object instead of text');
+    .option('--json', 'print one JSON object instead of text')
+    .option('--queue <url>', 'run the model calls on tome workers at this Redis URL (the pipeline runs here)')
+    .option('--prefix <prefix>', 'key prefix of the queues, with --queue');
 }
 
 async function emit(text: string, out: string | undefined): Promise<void> {
@@ -73,20 +77,28 @@ async function emit(text: string, out: string | undefined): Promise<void> {
 async function summarize(file: string, options: SummarizeOptions): Promise<void> {
   await loadPlugins(options.plugin);
   const document = await loadDocument(file);
-  const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
-  const pipeline = bookSummary(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, { chunkTokens: options.chunkTokens, summaryTokens: options.summaryTokens });
-  const result: SummaryResult = await runWithProgress(pipeline, document);
-  await emit(options.json ? JSON.stringify(result) : result.summary, options.out);
+  const { model, close } = await modelFor(options.model, options);
+  try {
+    const pipeline = bookSummary(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, { chunkTokens: options.chunkTokens, summaryTokens: options.summaryTokens });
+    const result: SummaryResult = await runWithProgress(pipeline, document);
+    await emit(options.json ? JSON.stringify(result) : result.summary, options.out);
+  } finally {
+    await close();
+  }
 }
 
 async function run(name: string, file: string, options: RunOptions): Promise<void> {
   await loadPlugins(options.plugin);
   const registered = getPipeline(name);
   const document = await loadDocument(file);
-  const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
-  const pipeline = registered.create({ model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, options.option);
-  const output = await runWithProgress(pipeline, document);
-  await emit(options.json || typeof output !== 'string' ? renderOutput(output, options.json === true) : output, options.out);
+  const { model, close } = await modelFor(options.model, options);
+  try {
+    const pipeline = registered.create({ model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, options.option);
+    const output = await runWithProgress(pipeline, document);
+    await emit(options.json || typeof output !== 'string' ? renderOutput(output, options.json === true) : output, options.out);
+  } finally {
+    await close();
+  }
 }
 
 /** Text output of `tome run`: a string as is, a result's `summary`/`answer` field, else JSON. */
@@ -168,6 +180,8 @@ export function buildProgram(): Command {
       await loadPlugins(options.plugin);
       for (const pipeline of listPipelines()) process.stdout.write(`${pipeline.name.padEnd(24)} ${pipeline.description}\n`);
     });
+
+  addQueueCommands(program, { wholeNumber, keyValue, collect });
 
   return program;
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import pRetry, { AbortError as StopRetrying } from 'p-retry';
 import { AbortedError, InvalidOptionError, StepFailedError, TomeError, throwIfAborted } from '../errors.js';
@@ -41,6 +42,8 @@ export class InProcessExecutor implements Executor {
     // A failure stops the queue: steps not yet started are skipped instead of burning model calls.
     const failed = new AbortController();
     const stepSignal = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+    // Every step in flight listens on these; dozens at once are normal, not a leak.
+    setMaxListeners(0, failed.signal, stepSignal);
     const runs = inputs.map((input, index) =>
       limit(async () => {
         if (failed.signal.aborted) throw failed.signal.reason;

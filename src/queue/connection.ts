@@ -18,7 +18,7 @@ export interface ResolvedConnection {
   /** The URL with any password replaced by `***`: the only form that may appear in logs and errors. */
   readonly redactedUrl: string;
   /** A new connection. BullMQ wants one per Worker/QueueEvents (they block), and `maxRetriesPerRequest: null`. */
-  connect(): Redis;
+  connect(overrides?: RedisOptions): Redis;
 }
 
 export function resolveConnection(options: QueueConnectionOptions): ResolvedConnection {
@@ -43,11 +43,17 @@ export function resolveConnection(options: QueueConnectionOptions): ResolvedConn
   return {
     prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
     redactedUrl: redact(options.url),
-    connect: () => new Redis(redisOptions),
+    connect: (overrides) => {
+      const client = new Redis({ ...redisOptions, ...overrides });
+      // ioredis re-emits connection trouble as 'error' events; unhandled, they would crash a long-running worker.
+      client.on('error', () => {});
+      return client;
+    },
   };
 }
 
 /** The URL without its password. */
 export function redact(url: string): string {
-  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  // The password runs to the LAST '@' before the host (a raw '@' may appear inside it).
+  return url.replace(/(\/\/[^:/@]*:)[^/?#]*@/, '$1***@');
 }

@@ -44,7 +44,7 @@ export class RemoteChatModel extends BaseChatModel<RemoteCallOptions> {
       removeOnFail: { age: 24 * 3600 },
     });
     // A call that failed earlier (its job kept for inspection) is asked again rather than answered with the old failure.
-    if ((await job.getState()) === 'failed') await job.retry('failed');
+    if ((await job.getState()) === 'failed') await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     const result = (await abortable(job.waitUntilFinished(this.events), options.signal)) as ModelCallResult;
     return { generations: [{ text: result.text, message: new AIMessage({ content: result.text, response_metadata: { ...result.responseMetadata, queue_job: jobId } }) }] };
   }

@@ -41,20 +41,34 @@ export class TomeQueue {
   private readonly queues = new Map<string, Queue>();
   private readonly events = new Map<string, QueueEvents>();
   private readonly redis: Redis;
+  /** Every connection this object opened: BullMQ never closes connections it was handed, so we do. */
+  private readonly connections: Redis[] = [];
 
   private constructor(readonly connection: ResolvedConnection) {
-    this.redis = connection.connect();
+    this.redis = this.open();
   }
 
   static async connect(options: QueueConnectionOptions): Promise<TomeQueue> {
-    const queue = new TomeQueue(resolveConnection(options));
+    const connection = resolveConnection(options);
+    // A throwaway probe that gives up at once: the real connections retry forever, which suits a worker riding out
+    // a Redis restart but would leave a producer waiting forever on a wrong URL.
+    const probe = connection.connect({ lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
     try {
-      await queue.redis.ping();
+      await probe.connect();
+      await probe.ping();
     } catch (cause) {
-      queue.redis.disconnect();
-      throw new QueueError('QUEUE_UNAVAILABLE', `cannot reach Redis at ${queue.connection.redactedUrl}`, 'start Redis (redis-server) or fix --queue', cause);
+      throw new QueueError('QUEUE_UNAVAILABLE', `cannot reach Redis at ${connection.redactedUrl}`, 'start Redis (redis-server) or fix --queue', cause);
+    } finally {
+      probe.disconnect();
     }
-    return queue;
+    return new TomeQueue(connection);
+  }
+
+  /** A new connection owned (and closed) by this object. */
+  open(): Redis {
+    const client = this.connection.connect();
+    this.connections.push(client);
+    return client;
   }
 
   /** A model handle whose calls run on the workers serving `spec`. */
@@ -136,7 +150,7 @@ export class TomeQueue {
   async close(): Promise<void> {
     await Promise.all([...this.events.values()].map((events) => events.close()));
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    this.redis.disconnect();
+    for (const client of this.connections) client.disconnect();
   }
 
   /** Remove every tome queue and stored document under this prefix (tests, teardown). */
@@ -149,7 +163,7 @@ export class TomeQueue {
   queueFor(name: string): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection.connect(), prefix: this.connection.prefix });
+      queue = new Queue(name, { connection: this.open(), prefix: this.connection.prefix });
       // Every caller waiting on a job adds a listener; hundreds in flight are normal here.
       queue.setMaxListeners(0);
       this.queues.set(name, queue);
@@ -160,7 +174,7 @@ export class TomeQueue {
   private eventsFor(name: string): QueueEvents {
     let events = this.events.get(name);
     if (!events) {
-      events = new QueueEvents(name, { connection: this.connection.connect(), prefix: this.connection.prefix });
+      events = new QueueEvents(name, { connection: this.open(), prefix: this.connection.prefix });
       events.setMaxListeners(0);
       this.events.set(name, events);
     }

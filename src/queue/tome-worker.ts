@@ -3,6 +3,7 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { documentFromText } from '../documents.js';
 import { TomeError } from '../errors.js';
+import { isTransientError } from '../executor/transient-errors.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { getPipeline } from '../pipeline/registry.js';
 import type { TomeTaskCallOptions } from '../tasks.js';
@@ -46,19 +47,21 @@ export class TomeWorker {
       stalledInterval: options.stalledIntervalMs ?? 30_000,
       maxStalledCount: 2,
     };
-    const workers: Worker[] = [new Worker(modelCallQueue(options.model.spec), (job: Job): Promise<unknown> => runModelCall(job, options.model), { ...common, connection: producer.connection.connect() })];
+    const workers: Worker[] = [];
+    // Document workers first: on close they drain first, while the model-call worker still answers their calls.
     if (options.documents !== false) {
-      workers.push(new Worker(DOCUMENT_QUEUE, (job: Job) => runDocument(job, producer), { ...common, connection: producer.connection.connect() }));
+      workers.push(new Worker(DOCUMENT_QUEUE, (job: Job) => runDocument(job, producer), { ...common, connection: producer.open() }));
     }
+    workers.push(new Worker(modelCallQueue(options.model.spec), (job: Job): Promise<unknown> => runModelCall(job, options.model), { ...common, connection: producer.open() }));
     // A worker must outlive any one bad job or lost connection: report, never throw.
     for (const worker of workers) worker.on('error', (error) => process.stderr.write(`tome worker: ${error.message}\n`));
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
     return new TomeWorker(workers, producer);
   }
 
-  /** Stop taking jobs, let the ones in flight finish, disconnect. */
+  /** Stop taking jobs, let the ones in flight finish (documents before the model calls they wait on), disconnect. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.close()));
+    for (const worker of this.workers) await worker.close();
     await this.producer.close();
   }
 }
@@ -81,13 +84,19 @@ async function runDocument(job: Job, producer: TomeQueue): Promise<unknown> {
   const model = await producer.remoteModel(data.model, data.contextWindow);
   const pipeline = unrecoverableOnBadInput(() => registered.create({ model, concurrency: 16 }, data.options));
   const events = pipeline.streamProgress(documentFromText(text, data.documentName));
-  let next = await events.next();
-  while (!next.done) {
-    const event = next.value;
-    if (event.type === 'step-end') await job.updateProgress({ stage: event.stage, done: event.done, total: event.total });
-    next = await events.next();
+  try {
+    let next = await events.next();
+    while (!next.done) {
+      const event = next.value;
+      if (event.type === 'step-end') await job.updateProgress({ stage: event.stage, done: event.done, total: event.total });
+      next = await events.next();
+    }
+    return next.value;
+  } catch (error) {
+    // A step that failed for good (its calls already retried on the workers) fails the document at once.
+    if (TomeError.is(error) && !isTransientError(error.cause)) throw new UnrecoverableError(error.message);
+    throw error;
   }
-  return next.value;
 }
 
 /** Bad job data or an unknown pipeline cannot succeed on a retry: fail the job at once, with tome's message. */
