@@ -166,6 +166,9 @@ export class TomeQueue {
       queue = new Queue(name, { connection: this.open(), prefix: this.connection.prefix });
       // Every caller waiting on a job adds a listener; hundreds in flight are normal here.
       queue.setMaxListeners(0);
+      // Connection trouble is retried by ioredis (a Redis restart is survivable); without a listener BullMQ would
+      // print a stack trace for every reconnect attempt.
+      queue.on('error', () => {});
       this.queues.set(name, queue);
     }
     return queue;
@@ -176,6 +179,7 @@ export class TomeQueue {
     if (!events) {
       events = new QueueEvents(name, { connection: this.open(), prefix: this.connection.prefix });
       events.setMaxListeners(0);
+      events.on('error', () => {});
       this.events.set(name, events);
     }
     return events;
