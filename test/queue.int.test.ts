@@ -96,7 +96,7 @@ afterEach(async () => {
 });
 
 /** Start a worker process serving `spec`; resolves once it takes jobs (or, with --hold, once it is loaded). */
-async function startWorker(spec: string, concurrency: number, ...flags: ('--log' | '--hold')[]): Promise<WorkerProcess> {
+async function startWorker(spec: string, concurrency: number, ...flags: ('--log' | '--hold' | '--threads')[]): Promise<WorkerProcess> {
   specs.add(spec);
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', WORKER, REDIS_URL, prefix, spec, String(concurrency), ...flags], {
     cwd: ROOT,
@@ -165,6 +165,23 @@ describe('distributed runs', () => {
     expect(second!.count('served')).toBeGreaterThan(0);
     expect(await calls.getFailedCount()).toBe(0);
   }, 90_000);
+
+  it('run model calls in worker threads: a model that blocks its event loop never stalls lock renewal', async () => {
+    // Each call blocks for longer than the 2 s lock. On the worker's own thread the lock would lapse and the job be
+    // stalled and re-run; in a sandbox thread the main thread keeps renewing it.
+    const spec = 'blocking:2600';
+    await startWorker(spec, 2, '--threads');
+    const remote = await queue.remoteModel(spec);
+    const replies = await Promise.all([1, 2].map((n) => remote.chatModel.invoke(`Call ${n}: the whale surfaced near the ship at dawn.`)));
+    expect(replies.map((reply) => reply.response_metadata.engine)).toEqual(['extractive', 'extractive']);
+    const calls = queue.queueFor(modelCallQueue(spec));
+    const jobs = await calls.getJobs(['completed']);
+    expect(jobs).toHaveLength(2);
+    for (const job of jobs) {
+      expect(job.attemptsMade).toBe(1);
+      expect(job.stalledCounter ?? 0).toBe(0);
+    }
+  }, 60_000);
 
   it('survive a worker killed with SIGKILL in the middle of a document job', async () => {
     const spec = 'slow:200';

@@ -9,7 +9,7 @@ import { bookSummary, SUMMARY_METHODS, type SummaryMethod, type SummaryResult } 
 import { ASK_METHODS } from '../../pipelines/ask-methods.js';
 import { ask } from './ask-command.js';
 import { chat } from './chat-command.js';
-import { loadPlugins } from './plugins.js';
+import { loadPlugins } from '../plugins.js';
 import { addQueueCommands, modelFor } from './queue-commands.js';
 import { reportError } from './report-error.js';
 import { runWithProgress } from './run-with-progress.js';

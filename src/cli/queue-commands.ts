@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidOptionError } from '../errors.js';
 import { loadDocument } from '../documents.js';
@@ -5,7 +6,7 @@ import { resolveModel } from '../models/model-spec.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { TomeQueue } from '../queue/tome-queue.js';
 import { TomeWorker } from '../queue/tome-worker.js';
-import { loadPlugins } from './plugins.js';
+import { loadPlugins } from '../plugins.js';
 
 /** Pipelines behind `tome submit --task summarize --method …`. */
 const SUMMARY_PIPELINES: Record<string, string> = {
@@ -40,11 +41,12 @@ async function withQueue<T>(options: QueueOptions, work: (queue: TomeQueue) => P
 }
 
 /** `tome worker`: serve a model's calls and run document jobs until SIGINT/SIGTERM, then drain. */
-async function worker(options: QueueOptions & { model: string; contextWindow?: number; concurrency: number; pipelines: string[]; documents: boolean }): Promise<void> {
+async function worker(options: QueueOptions & { model: string; contextWindow?: number; concurrency: number; pipelines: string[]; documents: boolean; threads: boolean }): Promise<void> {
   await loadPlugins(options.pipelines);
   const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
-  const running = await TomeWorker.start({ connection: { url: options.queue, prefix: options.prefix }, model, concurrency: options.concurrency, documents: options.documents });
-  process.stderr.write(`tome worker: serving ${model.spec} (concurrency ${options.concurrency})${options.documents ? ' and document jobs' : ''}; Ctrl-C to drain and stop\n`);
+  const threads = options.threads ? { plugins: options.pipelines.map((module) => resolve(module)) } : undefined;
+  const running = await TomeWorker.start({ connection: { url: options.queue, prefix: options.prefix }, model, concurrency: options.concurrency, documents: options.documents, threads });
+  process.stderr.write(`tome worker: serving ${model.spec} (concurrency ${options.concurrency}${threads ? ', model calls in worker threads' : ''})${options.documents ? ' and document jobs' : ''}; Ctrl-C to drain and stop\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -98,6 +100,7 @@ export function addQueueCommands(program: Command, parsers: { wholeNumber: (mini
     .option('--concurrency <n>', 'jobs in flight at once', parsers.wholeNumber(1), 4)
     .option('--pipelines <module>', 'module that registers custom pipelines, repeatable', parsers.collect, [])
     .option('--no-documents', 'serve model calls only')
+    .option('--no-threads', 'answer model calls on the main thread (default: worker threads, so a busy engine never stalls lock renewal)')
     .action(worker);
 
   queueOptions(program.command('submit').description('queue a document for a pipeline run; prints the job id').argument('<file>', 'UTF-8 text file'))

@@ -1,15 +1,14 @@
-import { mapStoredMessagesToChatMessages } from '@langchain/core/messages';
-import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { documentFromText } from '../documents.js';
 import { TomeError } from '../errors.js';
 import { isTransientError } from '../executor/transient-errors.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { getPipeline } from '../pipeline/registry.js';
-import type { TomeTaskCallOptions } from '../tasks.js';
 import type { QueueConnectionOptions } from './connection.js';
-import { checkDocumentJob, checkModelCallJob, type ModelCallResult } from './payload.js';
+import { runModelCall } from './model-call-runner.js';
+import { checkDocumentJob } from './payload.js';
 import { DOCUMENT_QUEUE, modelCallQueue } from './queue-names.js';
+import { modelCallProcessorFile, THREAD_CONTEXT_WINDOW_ENV, THREAD_MODEL_ENV, THREAD_PLUGINS_ENV } from './model-call-processor-file.js';
 import { TomeQueue } from './tome-queue.js';
 
 export interface TomeWorkerOptions {
@@ -24,6 +23,12 @@ export interface TomeWorkerOptions {
   readonly lockDurationMs?: number;
   /** How often stalled jobs are looked for, in ms. Default 30 000. */
   readonly stalledIntervalMs?: number;
+  /**
+   * Run model calls in worker threads (BullMQ sandboxed processors), so an engine that blocks the event loop never
+   * stalls lock renewal. Each thread resolves `model.spec` itself, after importing `plugins` (modules that register
+   * model providers). Default: off (calls run on this thread); `tome worker` turns it on.
+   */
+  readonly threads?: { readonly plugins?: readonly string[] };
 }
 
 /**
@@ -52,7 +57,18 @@ export class TomeWorker {
     if (options.documents !== false) {
       workers.push(new Worker(DOCUMENT_QUEUE, (job: Job) => runDocument(job, producer), { ...common, connection: producer.open() }));
     }
-    workers.push(new Worker(modelCallQueue(options.model.spec), (job: Job): Promise<unknown> => runModelCall(job, options.model), { ...common, connection: producer.open() }));
+    const callQueue = modelCallQueue(options.model.spec);
+    workers.push(
+      options.threads
+        ? new Worker(callQueue, modelCallProcessorFile(), {
+            ...common,
+            connection: producer.open(),
+            useWorkerThreads: true,
+            // The threads load the same way this process did (e.g. `--import tsx` when running from source).
+            workerThreadsOptions: { execArgv: process.execArgv, env: { ...process.env, [THREAD_MODEL_ENV]: options.model.spec, [THREAD_CONTEXT_WINDOW_ENV]: String(options.model.contextWindow), [THREAD_PLUGINS_ENV]: JSON.stringify(options.threads.plugins ?? []) } },
+          })
+        : new Worker(callQueue, (job: Job): Promise<unknown> => runModelCall(job.data, options.model), { ...common, connection: producer.open() }),
+    );
     // A worker must outlive any one bad job or lost connection: report, never throw.
     for (const worker of workers) worker.on('error', (error) => process.stderr.write(`tome worker: ${error.message}\n`));
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
@@ -64,16 +80,6 @@ export class TomeWorker {
     for (const worker of this.workers) await worker.close();
     await this.producer.close();
   }
-}
-
-async function runModelCall(job: Job, model: ModelHandle): Promise<ModelCallResult> {
-  const data = unrecoverableOnBadInput(() => checkModelCallJob(job.data));
-  if (data.spec !== model.spec) throw new UnrecoverableError(`this worker serves ${model.spec}, not ${data.spec}`);
-  const messages = mapStoredMessagesToChatMessages(data.messages);
-  const chatModel = model.chatModel as BaseChatModel<TomeTaskCallOptions & BaseChatModel['ParsedCallOptions']>;
-  const reply = await chatModel.invoke(messages, data.task ? { tomeTask: data.task } : {});
-  const text = typeof reply.content === 'string' ? reply.content : reply.content.map((part) => ('text' in part && typeof part.text === 'string' ? part.text : '')).join('');
-  return { text, responseMetadata: reply.response_metadata };
 }
 
 async function runDocument(job: Job, producer: TomeQueue): Promise<unknown> {

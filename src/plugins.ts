@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { PipelineRegistryError } from '../errors.js';
+import { PipelineRegistryError } from './errors.js';
 
 /**
  * Import modules that register pipelines (`registerPipeline(...)` at import time). TypeScript modules load

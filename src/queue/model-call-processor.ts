@@ -1,0 +1,26 @@
+/**
+ * BullMQ sandboxed processor for model calls: runs in a worker thread, so a model that blocks its event loop
+ * (local inference) never stalls the main thread's lock renewal. Each thread resolves its model once.
+ */
+import type { SandboxedJob } from 'bullmq';
+import { loadPlugins } from '../plugins.js';
+import { resolveModel } from '../models/model-spec.js';
+import type { ModelHandle } from '../models/model-handle.js';
+import { THREAD_CONTEXT_WINDOW_ENV, THREAD_MODEL_ENV, THREAD_PLUGINS_ENV } from './model-call-processor-file.js';
+import { runModelCall } from './model-call-runner.js';
+import type { ModelCallResult } from './payload.js';
+
+let model: Promise<ModelHandle> | undefined;
+
+async function threadModel(): Promise<ModelHandle> {
+  const spec = process.env[THREAD_MODEL_ENV];
+  if (!spec) throw new Error(`${THREAD_MODEL_ENV} is not set: start sandboxed workers through TomeWorker`);
+  await loadPlugins(JSON.parse(process.env[THREAD_PLUGINS_ENV] ?? '[]') as string[]);
+  const contextWindow = Number(process.env[THREAD_CONTEXT_WINDOW_ENV]);
+  return resolveModel(spec, Number.isInteger(contextWindow) && contextWindow > 0 ? { contextWindow } : {});
+}
+
+export default async function processModelCall(job: SandboxedJob): Promise<ModelCallResult> {
+  model ??= threadModel();
+  return runModelCall(job.data, await model);
+}
