@@ -6,6 +6,8 @@ import { resolveModel } from '../models/model-spec.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { TomeQueue } from '../queue/tome-queue.js';
 import { TomeWorker } from '../queue/tome-worker.js';
+import { DASHBOARD_DEFAULT_PORT, startDashboard } from '../queue/dashboard.js';
+import { resolveConnection } from '../queue/connection.js';
 import { loadPlugins } from '../plugins.js';
 
 /** Pipelines behind `tome submit --task summarize --method …`. */
@@ -89,7 +91,18 @@ async function cancel(id: string, options: QueueOptions): Promise<void> {
   process.stdout.write(removed ? `${id}: cancelled\n` : `${id}: already running or finished; left as it is\n`);
 }
 
-/** Add the queue commands: worker, submit, status, result, cancel. */
+/** `tome dashboard`: bull-board for tome's queues on 127.0.0.1 until Ctrl-C. */
+async function dashboard(options: QueueOptions & { port: number }): Promise<void> {
+  const running = await startDashboard({ connection: { url: options.queue, prefix: options.prefix }, port: options.port });
+  process.stderr.write(`tome dashboard: ${running.url} (queues at ${resolveConnection({ url: options.queue, prefix: options.prefix }).redactedUrl}); Ctrl-C to stop\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await running.close();
+}
+
+/** Add the queue commands: worker, submit, status, result, cancel, dashboard. */
 export function addQueueCommands(program: Command, parsers: { wholeNumber: (minimum: number) => (value: string) => number; keyValue: (value: string, previous: Record<string, string>) => Record<string, string>; collect: (value: string, previous: string[]) => string[] }): void {
   const queueOptions = (command: Command) =>
     command.requiredOption('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379 (rediss:// for TLS; password from the URL or TOME_REDIS_PASSWORD)').option('--prefix <prefix>', 'key prefix of tome\'s queues (default "{tome}", a Redis Cluster hash tag)');
@@ -119,4 +132,7 @@ export function addQueueCommands(program: Command, parsers: { wholeNumber: (mini
     .option('--json', 'print the whole result as JSON')
     .action(result);
   queueOptions(program.command('cancel').description('remove a job that has not started').argument('<id>', 'job id')).action(cancel);
+  queueOptions(program.command('dashboard').description("serve a BullMQ dashboard (bull-board) for tome's queues on 127.0.0.1"))
+    .option('--port <port>', 'port on 127.0.0.1 (0: any free port)', parsers.wholeNumber(0), DASHBOARD_DEFAULT_PORT)
+    .action(dashboard);
 }

@@ -12,3 +12,4 @@ export { TomeWorker, type TomeWorkerOptions } from './tome-worker.js';
 export { RemoteChatModel, MODEL_CALL_ATTEMPTS } from './remote-chat-model.js';
 export { MAX_PAYLOAD_BYTES, checkModelCallJob, checkDocumentJob, type ModelCallJob, type ModelCallResult, type DocumentJob } from './payload.js';
 export { DOCUMENT_QUEUE, modelCallQueue } from './queue-names.js';
+export { startDashboard, discoverQueues, DASHBOARD_DEFAULT_PORT, type Dashboard, type DashboardOptions } from './dashboard.js';
