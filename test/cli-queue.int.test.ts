@@ -19,7 +19,7 @@ function tome(...args: string[]) {
 
 let worker: ChildProcess;
 beforeAll(async () => {
-  worker = spawn(process.execPath, [...ARGS, 'worker', '--queue', URL_, '--prefix', PREFIX, '--concurrency', '4'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  worker = spawn(process.execPath, [...ARGS, 'worker', '--queue', URL_, '--prefix', PREFIX, '--concurrency', '4', '--pipelines', 'examples/custom-pipeline.ts'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let seen = '';
     worker.stderr!.on('data', (chunk: Buffer) => {
@@ -60,6 +60,14 @@ describe('tome on a queue', () => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ method: 'rag', model: 'extractive' });
     expect(tome('status', id, '--queue', URL_, '--prefix', PREFIX).stdout).toMatch(/completed/);
+  });
+
+  it("runs a user's custom pipeline, loaded by the worker with --pipelines", () => {
+    const submitted = tome('submit', CHAPTER, '--queue', URL_, '--prefix', PREFIX, '--pipeline', 'timeline', '--option', 'parts=3');
+    expect(submitted.code).toBe(0);
+    const result = tome('result', submitted.stdout.trim(), '--queue', URL_, '--prefix', PREFIX, '--wait');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^1\. \[0%\] /);
   });
 
   it('bad queue input: exit 2, no stack, no password', () => {
