@@ -36,6 +36,7 @@ export class RemoteChatModel extends BaseChatModel<RemoteCallOptions> {
   async _generate(messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<ChatResult> {
     const data = checkModelCallJob({ spec: this.spec, messages: mapChatMessagesToStoredMessages(messages), ...(options.tomeTask ? { task: options.tomeTask } : {}) });
     const jobId = `call-${createHash('sha256').update(JSON.stringify(data)).digest('hex')}`;
+    const askedAt = Date.now();
     const job = await this.queue.add('call', data, {
       jobId,
       attempts: MODEL_CALL_ATTEMPTS,
@@ -43,9 +44,17 @@ export class RemoteChatModel extends BaseChatModel<RemoteCallOptions> {
       removeOnComplete: { age: 3600 },
       removeOnFail: { age: 24 * 3600 },
     });
-    // A call that failed earlier (its job kept for inspection) is asked again rather than answered with the old failure.
-    if ((await job.getState()) === 'failed') await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    const result = (await abortable(job.waitUntilFinished(this.events), options.signal)) as ModelCallResult;
+    let result: ModelCallResult;
+    try {
+      result = (await abortable(job.waitUntilFinished(this.events), options.signal)) as ModelCallResult;
+    } catch (error) {
+      // A call that had failed before this one was asked (its job is kept for inspection) is run again rather than
+      // answered with the old failure. Checked only on failure, so the common path costs no extra round trip.
+      const stale = await this.queue.getJob(jobId);
+      if (options.signal?.aborted || stale?.finishedOn === undefined || stale.finishedOn >= askedAt || (await stale.getState()) !== 'failed') throw error;
+      await stale.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      result = (await abortable(stale.waitUntilFinished(this.events), options.signal)) as ModelCallResult;
+    }
     return { generations: [{ text: result.text, message: new AIMessage({ content: result.text, response_metadata: { ...result.responseMetadata, queue_job: jobId } }) }] };
   }
 }
