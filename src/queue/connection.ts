@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, QueueError } from '../errors.js';
 
 /**
  * Where tome's queues live. `url` is `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS; the password
@@ -56,4 +56,21 @@ export function resolveConnection(options: QueueConnectionOptions): ResolvedConn
 export function redact(url: string): string {
   // The password runs to the LAST '@' before the host (a raw '@' may appear inside it).
   return url.replace(/(\/\/[^:/@]*:)[^/?#]*@/, '$1***@');
+}
+
+/**
+ * Fail fast on a wrong URL or a Redis that is down: a throwaway connection that gives up at once. The connections
+ * kept afterwards retry forever, which suits a worker or dashboard riding out a Redis restart.
+ * @throws QueueError QUEUE_UNAVAILABLE, naming the redacted URL.
+ */
+export async function probeConnection(connection: ResolvedConnection, overrides: RedisOptions = {}): Promise<void> {
+  const probe = connection.connect({ ...overrides, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (cause) {
+    throw new QueueError('QUEUE_UNAVAILABLE', `cannot reach Redis at ${connection.redactedUrl}`, 'start Redis (redis-server) or fix --queue', cause);
+  } finally {
+    probe.disconnect();
+  }
 }

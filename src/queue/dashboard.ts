@@ -5,8 +5,8 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { InvalidOptionError, QueueError } from '../errors.js';
-import { resolveConnection, type QueueConnectionOptions } from './connection.js';
+import { InvalidOptionError } from '../errors.js';
+import { probeConnection, resolveConnection, type QueueConnectionOptions } from './connection.js';
 import { DOCUMENT_QUEUE } from './queue-names.js';
 
 /** `tome dashboard` listens here unless told otherwise. */
@@ -52,17 +52,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const { prefix } = connection;
   // Named, so `CLIENT LIST` tells which connections are a dashboard's.
   const connectionName = `tome-dashboard:${prefix}`.replace(/[^\w{}:.@-]/g, '_');
-  // Fail fast on a wrong URL (as TomeQueue.connect does); the connection kept afterwards retries forever, so the
-  // dashboard rides out a Redis restart.
-  const probe = connection.connect({ lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000, connectionName });
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch (cause) {
-    throw new QueueError('QUEUE_UNAVAILABLE', `cannot reach Redis at ${connection.redactedUrl}`, 'start Redis (redis-server) or fix --queue', cause);
-  } finally {
-    probe.disconnect();
-  }
+  await probeConnection(connection, { connectionName });
 
   // One connection for discovery and every Queue: the dashboard only reads, and nothing here blocks.
   const redis = connection.connect({ connectionName });

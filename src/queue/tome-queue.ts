@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { TomeDocument } from '../documents.js';
 import { QueueError } from '../errors.js';
 import { modelHandleFrom, type ModelHandle } from '../models/model-handle.js';
-import { resolveConnection, type QueueConnectionOptions, type ResolvedConnection } from './connection.js';
+import { probeConnection, resolveConnection, type QueueConnectionOptions, type ResolvedConnection } from './connection.js';
 import { checkDocumentJob, type DocumentJob } from './payload.js';
 import { DOCUMENT_QUEUE, documentKey, modelCallQueue } from './queue-names.js';
 import { RemoteChatModel } from './remote-chat-model.js';
@@ -50,17 +50,7 @@ export class TomeQueue {
 
   static async connect(options: QueueConnectionOptions): Promise<TomeQueue> {
     const connection = resolveConnection(options);
-    // A throwaway probe that gives up at once: the real connections retry forever, which suits a worker riding out
-    // a Redis restart but would leave a producer waiting forever on a wrong URL.
-    const probe = connection.connect({ lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
-    try {
-      await probe.connect();
-      await probe.ping();
-    } catch (cause) {
-      throw new QueueError('QUEUE_UNAVAILABLE', `cannot reach Redis at ${connection.redactedUrl}`, 'start Redis (redis-server) or fix --queue', cause);
-    } finally {
-      probe.disconnect();
-    }
+    await probeConnection(connection);
     return new TomeQueue(connection);
   }
 
