@@ -69,7 +69,8 @@ describe('tome dashboard', () => {
     const id = await queue.submitDocument(documentFromText('Call me Ishmael. Some years ago, never mind how long precisely.', 'moby.txt'), { pipeline: 'hierarchical-summary' });
     dashboard = await startDashboard({ connection: { url: REDIS_URL, prefix }, port: 0, refreshMs: 100 });
     expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    expect(dashboard.queues()).toEqual([DOCUMENT_QUEUE]);
+    // The document is a flow: its first wave of model calls (children) already sits on the model's queue.
+    expect(dashboard.queues()).toEqual([DOCUMENT_QUEUE, modelCallQueue('extractive')]);
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
@@ -84,14 +85,14 @@ describe('tome dashboard', () => {
     // The queue is in the menu and has its card in the overview, which counts the job.
     await expect.poll(() => page.getByRole('link', { name: DOCUMENT_QUEUE, exact: true }).count()).toBe(2);
     const card = page.getByRole('main').getByRole('link', { name: DOCUMENT_QUEUE, exact: true });
-    await page.getByRole('main').getByText('1 Job', { exact: true }).waitFor();
+    await page.getByRole('main').getByText('1 Job', { exact: true }).first().waitFor();
 
     // The queue's default (latest) view, reached from its card, then its waiting list: the job is there by id.
     await card.click();
     await page.waitForURL(/\/queue\/documents/);
     const jobLink = page.getByRole('link', { name: id, exact: true });
     await jobLink.waitFor();
-    await page.goto(`${dashboard.url}queue/${DOCUMENT_QUEUE}?status=waiting`, { waitUntil: 'domcontentloaded' });
+    await page.goto(`${dashboard.url}queue/${DOCUMENT_QUEUE}?status=waiting-children`, { waitUntil: 'domcontentloaded' });
     await jobLink.waitFor();
     expect(await jobLink.getAttribute('href')).toContain(`/queue/${DOCUMENT_QUEUE}/${id}`);
     await page.getByText('"hierarchical-summary"').waitFor();
@@ -99,9 +100,9 @@ describe('tome dashboard', () => {
     if (screenshot) await page.screenshot({ path: screenshot });
 
     // A model first used now gets its queue shown at the next look, without a restart.
-    const calls = modelCallQueue('extractive');
+    const calls = modelCallQueue('another-model');
     await queue.queueFor(calls).waitUntilReady();
-    await expect.poll(() => dashboard!.queues(), { timeout: 5000 }).toEqual([DOCUMENT_QUEUE, calls]);
+    await expect.poll(() => dashboard!.queues(), { timeout: 5000 }).toEqual([DOCUMENT_QUEUE, ...[modelCallQueue('extractive'), calls].sort()]);
     await page.reload({ waitUntil: 'domcontentloaded' });
     await page.getByRole('link', { name: calls, exact: true }).first().waitFor();
     expect(pageErrors).toEqual([]);

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { HumanMessage } from '@langchain/core/messages';
 import { Redis } from 'ioredis';
 import { bookSummary, documentFromText, getPipeline, resolveModel, TomeError, type TomeDocument } from 'tome';
-import { DOCUMENT_QUEUE, modelCallQueue, TomeQueue } from 'tome/queue';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DOCUMENT_QUEUE, modelCallQueue, TomeQueue, TomeWorker } from 'tome/queue';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import './fixtures/test-models.js';
 import { mobyDickChapter } from './helpers/books.js';
 
@@ -345,4 +345,35 @@ describe('worker lifecycle', () => {
     expect(error.message).not.toContain('s3cret');
     expect(error.fix).not.toContain('s3cret');
   }, 20_000);
+});
+
+describe('documents as BullMQ flows', () => {
+  let flowQueue: TomeQueue;
+  const flowPrefix = `tome-test-flow-${randomUUID()}`;
+  afterAll(async () => {
+    await flowQueue?.obliterate();
+    await flowQueue?.close();
+  });
+
+  it('a hierarchical summary is a parent job whose leaf calls are its children; it runs when they finish', async () => {
+    flowQueue = await TomeQueue.connect({ url: REDIS_URL, prefix: flowPrefix });
+    const document = documentFromText(mobyChapters(1, 2), 'moby-1-2.txt');
+    const options = { chunkTokens: '400' };
+    const id = await flowQueue.submitDocument(document, { pipeline: 'hierarchical-summary', options });
+    // No worker yet: the parent waits for its children, one per leaf summary.
+    expect((await flowQueue.getStatus(id)).state).toBe('waiting-children');
+    const parent = (await flowQueue.queueFor(DOCUMENT_QUEUE).getJob(id))!;
+    const dependencies = await parent.getDependenciesCount();
+    const expected = (await inProcess(document, 'hierarchical-summary', options, 'extractive')) as { summary: string; chunks: number };
+    expect(dependencies.unprocessed).toBe(expected.chunks);
+
+    const worker = await TomeWorker.start({ connection: { url: REDIS_URL, prefix: flowPrefix }, model: await resolveModel('extractive'), concurrency: 4 });
+    try {
+      const result = (await flowQueue.getResult(id, { wait: true, timeoutMs: 60_000 })) as { summary: string };
+      expect(result.summary).toBe(expected.summary);
+      expect((await parent.getDependenciesCount()).processed).toBe(expected.chunks);
+    } finally {
+      await worker.close();
+    }
+  }, 90_000);
 });

@@ -5,7 +5,7 @@ import type { ChatResult } from '@langchain/core/outputs';
 import type { Queue, QueueEvents } from 'bullmq';
 import { AbortedError } from '../errors.js';
 import type { TomeTaskCallOptions } from '../tasks.js';
-import { checkModelCallJob, type ModelCallResult } from './payload.js';
+import { checkModelCallJob, type ModelCallJob, type ModelCallResult } from './payload.js';
 
 interface RemoteCallOptions extends BaseChatModelCallOptions, TomeTaskCallOptions {}
 
@@ -35,15 +35,9 @@ export class RemoteChatModel extends BaseChatModel<RemoteCallOptions> {
 
   async _generate(messages: BaseMessage[], options: this['ParsedCallOptions']): Promise<ChatResult> {
     const data = checkModelCallJob({ spec: this.spec, messages: mapChatMessagesToStoredMessages(messages), ...(options.tomeTask ? { task: options.tomeTask } : {}) });
-    const jobId = `call-${createHash('sha256').update(JSON.stringify(data)).digest('hex')}`;
+    const jobId = modelCallJobId(data);
     const askedAt = Date.now();
-    const job = await this.queue.add('call', data, {
-      jobId,
-      attempts: MODEL_CALL_ATTEMPTS,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: 3600 },
-      removeOnFail: { age: 24 * 3600 },
-    });
+    const job = await this.queue.add('call', data, { jobId, ...MODEL_CALL_JOB_OPTIONS });
     let result: ModelCallResult;
     try {
       result = (await abortable(job.waitUntilFinished(this.events), options.signal)) as ModelCallResult;
@@ -58,6 +52,18 @@ export class RemoteChatModel extends BaseChatModel<RemoteCallOptions> {
     return { generations: [{ text: result.text, message: new AIMessage({ content: result.text, response_metadata: { ...result.responseMetadata, queue_job: jobId } }) }] };
   }
 }
+
+/** The id of a model-call job: a hash of its content, so the same call is one job however often it is asked. */
+export function modelCallJobId(data: ModelCallJob): string {
+  return `call-${createHash('sha256').update(JSON.stringify(data)).digest('hex')}`;
+}
+
+export const MODEL_CALL_JOB_OPTIONS = {
+  attempts: MODEL_CALL_ATTEMPTS,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: { age: 3600 },
+  removeOnFail: { age: 24 * 3600 },
+} as const;
 
 /** Stop waiting when the signal aborts (the job itself finishes on its worker and stays cached by its id). */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

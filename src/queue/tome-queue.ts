@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TomeDocument } from '../documents.js';
 import { QueueError } from '../errors.js';
 import { modelHandleFrom, type ModelHandle } from '../models/model-handle.js';
 import { probeConnection, resolveConnection, type QueueConnectionOptions, type ResolvedConnection } from './connection.js';
-import { checkDocumentJob, type DocumentJob } from './payload.js';
+import { firstWave } from './first-wave.js';
+import { checkDocumentJob, checkModelCallJob, type DocumentJob } from './payload.js';
 import { DOCUMENT_QUEUE, documentKey, modelCallQueue } from './queue-names.js';
-import { RemoteChatModel } from './remote-chat-model.js';
+import { MODEL_CALL_JOB_OPTIONS, modelCallJobId, RemoteChatModel } from './remote-chat-model.js';
 
 /** Stored documents and finished results are kept this long (seconds) after their last write. */
 export const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600;
@@ -39,6 +40,7 @@ export interface JobStatus {
  */
 export class TomeQueue {
   private readonly queues = new Map<string, Queue>();
+  private flowProducer: FlowProducer | undefined;
   private readonly events = new Map<string, QueueEvents>();
   private readonly redis: Redis;
   /** Every connection this object opened: BullMQ never closes connections it was handed, so we do. */
@@ -84,14 +86,30 @@ export class TomeQueue {
     });
     await this.redis.set(documentKey(this.connection.prefix, document.sha256), document.text, 'EX', DEFAULT_RETENTION_SECONDS);
     const jobId = `doc-${createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 32)}`;
-    const job = await this.queueFor(DOCUMENT_QUEUE).add('document', data, {
+    if (await this.queueFor(DOCUMENT_QUEUE).getJob(jobId)) return jobId;
+    const documentOptions = {
       jobId,
       attempts: 3,
-      backoff: { type: 'exponential', delay: 1000 },
+      backoff: { type: 'exponential' as const, delay: 1000 },
       removeOnComplete: { age: DEFAULT_RETENTION_SECONDS },
       removeOnFail: { age: DEFAULT_RETENTION_SECONDS },
+    };
+    // The pipeline's first wave of model calls (e.g. every leaf summary) becomes the document job's children: the
+    // document runs when they have finished, and its pipeline then finds their answers cached under the same ids.
+    // A failed child does not block the parent: the pipeline asks that call again and reports the step by name.
+    const callQueue = modelCallQueue(data.model);
+    const wave = (await firstWave(document, data.pipeline, data.options, data.model, data.contextWindow)).map(checkModelCallJob);
+    // Calls already on the queue (asked before, answers cached) cannot become new children; the pipeline reuses them.
+    const existing = await Promise.all(wave.map((call) => this.queueFor(callQueue).getJob(modelCallJobId(call))));
+    const children = wave.filter((_, index) => existing[index] === undefined);
+    const flow = await this.flows().add({
+      name: 'document',
+      queueName: DOCUMENT_QUEUE,
+      data,
+      opts: documentOptions,
+      children: children.map((call) => ({ name: 'call', queueName: callQueue, data: call, opts: { jobId: modelCallJobId(call), ...MODEL_CALL_JOB_OPTIONS, ignoreDependencyOnFailure: true } })),
     });
-    return job.id ?? jobId;
+    return flow.job.id ?? jobId;
   }
 
   /** The text of a stored document, or null when it expired or was never stored. */
@@ -140,6 +158,7 @@ export class TomeQueue {
   async close(): Promise<void> {
     await Promise.all([...this.events.values()].map((events) => events.close()));
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    await this.flowProducer?.close();
     for (const client of this.connections) client.disconnect();
   }
 
@@ -148,6 +167,12 @@ export class TomeQueue {
     for (const queue of this.queues.values()) await queue.obliterate({ force: true });
     const keys = await this.redis.keys(`${this.connection.prefix}:doc:*`);
     if (keys.length > 0) await this.redis.del(...keys);
+  }
+
+  private flows(): FlowProducer {
+    this.flowProducer ??= new FlowProducer({ connection: this.open(), prefix: this.connection.prefix });
+    this.flowProducer.on('error', () => {});
+    return this.flowProducer;
   }
 
   queueFor(name: string): Queue {
