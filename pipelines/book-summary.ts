@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../src/errors.js';
+import { definedOnly } from '../src/options.js';
 import type { RunContext } from '../src/pipeline/run-context.js';
 
 /** Options shared by both book-summarization workflows (defaults from the BooookScore study). */
@@ -60,8 +61,4 @@ export function summaryResult(context: RunContext, method: SummaryMethod, summar
     summaryTokens: context.model.tokenCounter.count(summary),
     elapsedMs: context.elapsedMs(),
   };
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
 }

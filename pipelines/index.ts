@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../src/errors.js';
-import type { DocumentInput, Pipeline, PipelineSettings } from '../src/pipeline/pipeline.js';
+import { Pipeline, toDocument, type DocumentInput, type PipelineSettings } from '../src/pipeline/pipeline.js';
 import { registerPipeline } from '../src/pipeline/registry.js';
 import type { BookSummaryOptions, SummaryMethod, SummaryResult } from './book-summary.js';
 import { HIERARCHICAL_SUMMARY, hierarchicalSummary } from './hierarchical-summary.js';
@@ -7,8 +7,6 @@ import { INCREMENTAL_SUMMARY, incrementalSummary } from './incremental-summary.j
 import { CHAIN_OF_AGENTS_SUMMARY, chainOfAgentsOptionsFrom, chainOfAgentsSummary } from './chain-of-agents.js';
 import { SCM_SUMMARY, scmSummary } from './scm-summary.js';
 import { askPipeline, ASK_METHODS } from './ask-methods.js';
-import { toDocument } from '../src/pipeline/pipeline.js';
-import { Pipeline as PipelineClass } from '../src/pipeline/pipeline.js';
 
 export * from './book-summary.js';
 export { hierarchicalSummary, HIERARCHICAL_SUMMARY, trailingSentencesWithin } from './hierarchical-summary.js';
@@ -16,7 +14,7 @@ export { incrementalSummary, INCREMENTAL_SUMMARY } from './incremental-summary.j
 export { planLevelBudgets, mergeSpace, packGroups, CONTEXT_SHARE } from './hierarchy-plan.js';
 export * from './ask.js';
 export { askPipeline, ASK_METHODS, type AskOptions } from './ask-methods.js';
-export { truncateAnswer, ragAnswer, cosine, type RagOptions } from './baselines.js';
+export { truncateAnswer, ragAnswer, type RagOptions } from './baselines.js';
 export { scmAnswer, type ScmAnswerOptions, type ScmAnswerResult } from './scm.js';
 export { scmSummary, SCM_SUMMARY, type ScmSummaryOptions } from './scm-summary.js';
 export { ScmChatSession, type ScmChatOptions } from './scm-chat.js';
@@ -67,6 +65,6 @@ for (const method of ASK_METHODS) {
     const { question } = options;
     if (question === undefined || question.trim() === '') throw new InvalidOptionError('--option question', question, 'the question to answer, e.g. --option question="Who is Ishmael?"');
     const inner = askPipeline(method, settings);
-    return new PipelineClass({ name: `ask-${method}`, options: { question }, run: (input, context) => inner.definition.run({ document: toDocument(input), question }, context) }, settings);
+    return new Pipeline({ name: `ask-${method}`, options: { question }, run: (input, context) => inner.definition.run({ document: toDocument(input), question }, context) }, settings);
   });
 }

@@ -4,6 +4,7 @@ import { SUMMARIZER_PROMPT_VERSION } from '../agents/summarizer/prompts.js';
 import { SummaryMerger } from '../agents/summarizer/summary-merger.js';
 import { WORDS_PER_TOKEN } from '../agents/summarizer/validity.js';
 import { InvalidOptionError } from '../src/errors.js';
+import { definedOnly } from '../src/options.js';
 import { countWords } from '../src/models/extractive/selection.js';
 import { map, reduceTree, segment } from '../src/pipeline/blocks.js';
 import { Pipeline, toDocument, type DocumentInput, type PipelineSettings } from '../src/pipeline/pipeline.js';
@@ -82,8 +83,4 @@ export function scmSummary(settings: PipelineSettings, options: ScmSummaryOption
     },
     settings,
   );
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
 }

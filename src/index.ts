@@ -4,6 +4,8 @@ export * from './documents.js';
 export * from './segmentation.js';
 export * from './tasks.js';
 export * from './checkpoint.js';
+export * from './embeddings/index.js';
+export * from './memory/index.js';
 export type { TokenCounter } from './tokens/token-counter.js';
 export { ApproximateTokenCounter, approximateTokenCounter } from './tokens/approximate-token-counter.js';
 export { ExtractiveChatModel, type ExtractiveChatModelCallOptions, type ExtractiveChatModelFields } from './models/extractive/extractive-chat-model.js';

@@ -1,4 +1,5 @@
 import type { ModelHandle } from '../../src/models/model-handle.js';
+import { definedOnly } from '../../src/options.js';
 import type { MemoryItem } from '../../src/memory/memory-item.js';
 import type { MemoryStream, RetrievedMemory } from '../../src/memory/memory-stream.js';
 import { callModel, type AgentRuntime } from '../model-call.js';
@@ -82,7 +83,7 @@ export class MemoryController {
     readonly model: ModelHandle,
     options: MemoryControllerOptions = {},
   ) {
-    this.options = { ...MEMORY_CONTROLLER_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) };
+    this.options = { ...MEMORY_CONTROLLER_DEFAULTS, ...definedOnly(options) };
   }
 
   async decide(input: string, stream: MemoryStream, runtime: AgentRuntime = {}, previousTurn?: MemoryItem): Promise<ControllerOutcome> {

@@ -8,18 +8,21 @@ import { checkModelCallJob, type ModelCallResult } from './payload.js';
 
 /** Answer one queued model call with `model` (on the worker's thread or in a sandbox thread). */
 export async function runModelCall(jobData: unknown, model: ModelHandle): Promise<ModelCallResult> {
-  let data;
-  try {
-    data = checkModelCallJob(jobData);
-  } catch (error) {
-    // Bad job data cannot succeed on a retry: fail it at once, with tome's message.
-    if (TomeError.is(error)) throw new UnrecoverableError(`${error.message} (${error.fix})`);
-    throw error;
-  }
+  const data = unrecoverableOnBadInput(() => checkModelCallJob(jobData));
   if (data.spec !== model.spec) throw new UnrecoverableError(`this worker serves ${model.spec}, not ${data.spec}`);
   const messages = mapStoredMessagesToChatMessages(data.messages);
   const chatModel = model.chatModel as BaseChatModel<TomeTaskCallOptions & BaseChatModel['ParsedCallOptions']>;
   const reply = await chatModel.invoke(messages, data.task ? { tomeTask: data.task } : {});
   const text = typeof reply.content === 'string' ? reply.content : reply.content.map((part) => ('text' in part && typeof part.text === 'string' ? part.text : '')).join('');
   return { text, responseMetadata: reply.response_metadata };
+}
+
+/** Bad job data or an unknown pipeline cannot succeed on a retry: fail the job at once, with tome's message. */
+export function unrecoverableOnBadInput<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (TomeError.is(error)) throw new UnrecoverableError(`${error.message} (${error.fix})`);
+    throw error;
+  }
 }

@@ -5,7 +5,7 @@ import { isTransientError } from '../executor/transient-errors.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { getPipeline } from '../pipeline/registry.js';
 import type { QueueConnectionOptions } from './connection.js';
-import { runModelCall } from './model-call-runner.js';
+import { runModelCall, unrecoverableOnBadInput } from './model-call-runner.js';
 import { checkDocumentJob } from './payload.js';
 import { DOCUMENT_QUEUE, modelCallQueue } from './queue-names.js';
 import { modelCallProcessorFile, THREAD_CONTEXT_WINDOW_ENV, THREAD_MODEL_ENV, THREAD_PLUGINS_ENV } from './model-call-processor-file.js';
@@ -101,16 +101,6 @@ async function runDocument(job: Job, producer: TomeQueue): Promise<unknown> {
   } catch (error) {
     // A step that failed for good (its calls already retried on the workers) fails the document at once.
     if (TomeError.is(error) && !isTransientError(error.cause)) throw new UnrecoverableError(error.message);
-    throw error;
-  }
-}
-
-/** Bad job data or an unknown pipeline cannot succeed on a retry: fail the job at once, with tome's message. */
-function unrecoverableOnBadInput<T>(work: () => T): T {
-  try {
-    return work();
-  } catch (error) {
-    if (TomeError.is(error)) throw new UnrecoverableError(`${error.message} (${error.fix})`);
     throw error;
   }
 }
