@@ -23,6 +23,15 @@ export type TomeErrorCode =
   | 'QUEUE_PAYLOAD_INVALID'
   | 'QUEUE_UNAVAILABLE'
   | 'JOB_NOT_FOUND'
+  | 'MODEL_FILE_MISSING'
+  | 'MODEL_FILE_INVALID'
+  | 'MODEL_CONFIG_INVALID'
+  | 'MODEL_ARCHITECTURE_UNSUPPORTED'
+  | 'MODEL_WEIGHTS_MISMATCH'
+  | 'MODEL_TOKENIZER_INVALID'
+  | 'MODEL_NOT_CACHED'
+  | 'MODEL_DOWNLOAD_FAILED'
+  | 'ENGINE_FAILED'
   | 'ABORTED';
 
 const TOME_ERROR_BRAND = Symbol.for('tome.error');
@@ -159,5 +168,35 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 export class QueueError extends TomeError {
   constructor(code: 'QUEUE_PAYLOAD_INVALID' | 'QUEUE_UNAVAILABLE' | 'JOB_NOT_FOUND', message: string, fix: string, cause?: unknown) {
     super(code, message, { fix, cause });
+  }
+}
+
+/** Codes for a local checkpoint that cannot be loaded or run. */
+export type ModelLoadErrorCode = Extract<TomeErrorCode, `MODEL_${'FILE' | 'CONFIG' | 'ARCHITECTURE' | 'WEIGHTS' | 'TOKENIZER' | 'NOT' | 'DOWNLOAD'}_${string}`>;
+
+/**
+ * A local checkpoint cannot be loaded: a file is missing or corrupt, config.json or a tensor disagrees with what
+ * the architecture needs, or a hub download is impossible. Names the file and, where there is one, the field or
+ * tensor, so the user can find the problem without reading our code.
+ */
+export class ModelLoadError extends TomeError {
+  constructor(
+    code: ModelLoadErrorCode,
+    /** The file at fault (or the repo id / directory when no single file is). */
+    readonly file: string,
+    /** The config field or tensor name at fault, when there is one. */
+    readonly field: string | undefined,
+    problem: string,
+    fix: string,
+    cause?: unknown,
+  ) {
+    super(code, `${file}${field === undefined ? '' : ` [${field}]`}: ${problem}`, { fix, cause });
+  }
+}
+
+/** The local inference engine failed while running (ONNX Runtime error, worker thread exited). */
+export class EngineError extends TomeError {
+  constructor(message: string, fix: string, cause?: unknown) {
+    super('ENGINE_FAILED', message, { fix, cause });
   }
 }
