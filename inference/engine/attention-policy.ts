@@ -1,0 +1,63 @@
+import type { RotaryTable } from '../rope.js';
+import type { LayerKvMemory } from './kv-memory.js';
+
+/**
+ * What the queries of one step see: the keys and values chosen from a layer's memory, the cos/sin rows for the
+ * positions the keys are shown at, and an additive mask [queries, keys] (0 = visible, -∞ = hidden).
+ * Streaming, block retrieval and kNN attention (later) are policies; the engine's forward pass does not change.
+ */
+export interface AttentionSelection {
+  keys: Float32Array; // [S, kvHeads·headDim], un-rotated
+  values: Float32Array; // [S, kvHeads·headDim]
+  keyCount: number; // S
+  keyCos: Float32Array; // [S, rotaryDim/2]
+  keySin: Float32Array; // [S, rotaryDim/2]
+  mask: Float32Array; // [T, S]
+}
+
+export interface AttentionStep {
+  /** Absolute position of the first query of this step (= tokens already committed). */
+  queryStart: number;
+  /** Queries in this step (T). Their own keys are already appended to the layer's memory. */
+  queryCount: number;
+}
+
+export interface AttentionPolicy {
+  readonly name: string;
+  select(layer: number, memory: LayerKvMemory, step: AttentionStep, rotary: RotaryTable): AttentionSelection;
+}
+
+/**
+ * Plain causal attention over everything so far, every key at its original position: zero-copy views of the
+ * memory and the rotary table; the mask is built once per step and shared by every layer.
+ */
+export class FullAttentionPolicy implements AttentionPolicy {
+  readonly name = 'full';
+  private mask = new Float32Array(0);
+  private maskView = new Float32Array(0);
+  private maskFor = { queryStart: -1, queryCount: -1 };
+
+  select(_layer: number, memory: LayerKvMemory, step: AttentionStep, rotary: RotaryTable): AttentionSelection {
+    const keyCount = step.queryStart + step.queryCount;
+    const { keys, values } = memory.prefix(keyCount);
+    const { cos, sin } = rotary.rows(0, keyCount);
+    return { keys, values, keyCount, keyCos: cos, keySin: sin, mask: this.causalMask(step) };
+  }
+
+  private causalMask(step: AttentionStep): Float32Array {
+    if (this.maskFor.queryStart === step.queryStart && this.maskFor.queryCount === step.queryCount) return this.maskView;
+    const keyCount = step.queryStart + step.queryCount;
+    const size = step.queryCount * keyCount;
+    if (this.mask.length < size) this.mask = new Float32Array(Math.max(size, this.mask.length * 2));
+    const mask = this.mask.subarray(0, size);
+    for (let query = 0; query < step.queryCount; query++) {
+      const visible = step.queryStart + query + 1;
+      const row = query * keyCount;
+      mask.fill(0, row, row + visible);
+      mask.fill(-Infinity, row + visible, row + keyCount);
+    }
+    this.maskFor = { queryStart: step.queryStart, queryCount: step.queryCount };
+    this.maskView = mask;
+    return mask;
+  }
+}

@@ -1,0 +1,203 @@
+import { AbortedError } from '../../src/errors.js';
+import type { LlamaConfig, WeightStore } from '../checkpoint/types.js';
+import { encodeModel } from '../graph/onnx-graph.js';
+import { makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
+import { computeRope, RotaryTable, type RopeParameters } from '../rope.js';
+import { GraphSession, availableExecutionProvider, type SessionOptions } from '../session.js';
+import { FullAttentionPolicy, type AttentionPolicy } from './attention-policy.js';
+import { KvMemory } from './kv-memory.js';
+import { embeddingMatrix, lmHeadWeight, prepareLayerWeights } from './prepare-weights.js';
+
+export interface LlamaModelOptions extends SessionOptions {
+  /** Prompt tokens per forward step during prefill (default 512): memory stays flat in prompt length. */
+  prefillChunkSize?: number;
+  /** Which keys each query sees (default: full causal attention). */
+  attentionPolicy?: AttentionPolicy;
+  /** RoPE parameters (default: from config). */
+  rope?: RopeParameters;
+}
+
+/** What a forward pass should hand back besides updating the KV memory. */
+export interface ForwardOutputs {
+  /** Sequence positions (absolute) whose next-token logits are wanted, ascending. */
+  logitPositions?: readonly number[];
+  /** Collect the final-normed hidden state of every position (embeddings). */
+  normedHidden?: boolean;
+  /** Checked between chunks and layers; a stop undoes the partial step and throws AbortedError. */
+  shouldStop?: () => boolean;
+}
+
+export interface ForwardResult {
+  logits: Float32Array; // [logitPositions.length, vocab]
+  normedHidden: Float32Array | null; // [tokens, hidden]
+}
+
+/**
+ * A Llama-family model on ONNX Runtime: per layer a pre-attention graph and an attention-block graph, with the KV
+ * memory, positions and key selection in TypeScript between them (see docs/DESIGN.md, "Local engine").
+ */
+export class LlamaModel {
+  readonly memory: KvMemory;
+  readonly rotary: RotaryTable;
+  readonly attentionPolicy: AttentionPolicy;
+  readonly prefillChunkSize: number;
+  readonly executionProvider: string;
+  private hiddenScratch = new Float32Array(0);
+
+  private constructor(
+    readonly config: LlamaConfig,
+    readonly dimensions: ModelDimensions,
+    private readonly embedding: Float32Array, // [vocab, hidden]
+    private readonly preAttention: GraphSession[],
+    private readonly attentionBlocks: GraphSession[],
+    private readonly finalNorm: GraphSession,
+    private readonly lmHead: GraphSession,
+    options: LlamaModelOptions,
+  ) {
+    this.memory = new KvMemory(config.numLayers, config.numKvHeads * config.headDim);
+    this.rotary = new RotaryTable(options.rope ?? computeRope(config));
+    this.attentionPolicy = options.attentionPolicy ?? new FullAttentionPolicy();
+    this.prefillChunkSize = options.prefillChunkSize ?? 512;
+    this.executionProvider = availableExecutionProvider(options.executionProvider);
+  }
+
+  /** Build every graph from the weights (layer by layer, so peak memory stays near one layer above the model). */
+  static async load(config: LlamaConfig, weights: WeightStore, options: LlamaModelOptions = {}): Promise<LlamaModel> {
+    const dimensions: ModelDimensions = {
+      hiddenSize: config.hiddenSize,
+      intermediateSize: config.intermediateSize,
+      numHeads: config.numHeads,
+      numKvHeads: config.numKvHeads,
+      headDim: config.headDim,
+      rotaryDim: Math.floor(config.headDim * config.partialRotaryFactor),
+      vocabSize: config.vocabSize,
+      rmsNormEps: config.rmsNormEps,
+    };
+    const preAttention: GraphSession[] = [];
+    const attentionBlocks: GraphSession[] = [];
+    for (let layer = 0; layer < config.numLayers; layer++) {
+      const layerWeights = prepareLayerWeights(config, weights, layer);
+      preAttention.push(await GraphSession.create(`layer ${layer} pre-attention`, encodeModel(makePreAttentionGraph(layer, dimensions, layerWeights)), options));
+      attentionBlocks.push(await GraphSession.create(`layer ${layer} attention block`, encodeModel(makeAttentionBlockGraph(layer, dimensions, layerWeights)), options));
+    }
+    const embedding = embeddingMatrix(weights);
+    const finalNorm = await GraphSession.create('final norm', encodeModel(makeFinalNormGraph(dimensions, weights.float32('model.norm.weight'))), options);
+    const lmHead = await GraphSession.create('lm head', encodeModel(makeLmHeadGraph(dimensions, lmHeadWeight(config, weights, embedding))), options);
+    return new LlamaModel(config, dimensions, embedding, preAttention, attentionBlocks, finalNorm, lmHead, options);
+  }
+
+  /**
+   * Append `tokenIds` to the sequence in the KV memory (in chunks of prefillChunkSize) and return the logits at
+   * the requested positions. On abort or error the memory is rolled back to where it was.
+   */
+  async forward(tokenIds: readonly number[], outputs: ForwardOutputs = {}): Promise<ForwardResult> {
+    const { hiddenSize, vocabSize } = this.dimensions;
+    const start = this.memory.length;
+    const wanted = outputs.logitPositions ?? [];
+    const logits = new Float32Array(wanted.length * vocabSize);
+    const normedHidden = outputs.normedHidden ? new Float32Array(tokenIds.length * hiddenSize) : null;
+    let logitRowsDone = 0;
+    try {
+      for (let chunkStart = 0; chunkStart < tokenIds.length; chunkStart += this.prefillChunkSize) {
+        const chunk = tokenIds.slice(chunkStart, chunkStart + this.prefillChunkSize);
+        const chunkPosition = start + chunkStart;
+        const hidden = await this.runLayers(chunk, outputs.shouldStop); // [T, H]
+        // Rows of this chunk whose logits were asked for.
+        const rows: number[] = [];
+        while (logitRowsDone + rows.length < wanted.length && wanted[logitRowsDone + rows.length]! < chunkPosition + chunk.length) {
+          rows.push(wanted[logitRowsDone + rows.length]! - chunkPosition);
+        }
+        if (rows.length > 0 || normedHidden) {
+          const normed = await this.normRows(hidden, normedHidden ? null : rows, chunk.length);
+          if (normedHidden) normedHidden.set(normed, chunkStart * hiddenSize);
+          if (rows.length > 0) {
+            const selected = normedHidden ? gatherRows(normed, rows, hiddenSize) : normed;
+            const { logits: chunkLogits } = await this.lmHead.run({ normed: { data: selected, dims: [1, rows.length, hiddenSize] } }, ['logits']).then((result) => ({ logits: result['logits']!.data }));
+            logits.set(chunkLogits, logitRowsDone * vocabSize);
+            logitRowsDone += rows.length;
+          }
+        }
+      }
+    } catch (error) {
+      this.memory.truncate(start);
+      throw error;
+    }
+    return { logits, normedHidden };
+  }
+
+  /**
+   * One forward step through every layer for `chunk` (T tokens at positions start..start+T-1):
+   *   hidden [T,H] = embedding rows
+   *   for each layer: q,k,v = preAttention(hidden); memory ← k,v; hidden = attentionBlock(hidden, q, chosen K,V)
+   */
+  private async runLayers(chunk: readonly number[], shouldStop: (() => boolean) | undefined): Promise<Float32Array> {
+    const { hiddenSize, headDim, numHeads, numKvHeads } = this.dimensions;
+    const queryCount = chunk.length;
+    const step = { queryStart: this.memory.length, queryCount };
+    let hidden = this.embed(chunk); // [T, H]
+    const { cos: queryCos, sin: querySin } = this.rotary.rows(step.queryStart, queryCount); // [T, rotary/2]
+    const half = this.rotary.half;
+    for (let layer = 0; layer < this.config.numLayers; layer++) {
+      if (shouldStop?.()) throw new AbortedError();
+      const projections = await this.preAttention[layer]!.run({ hidden: { data: hidden, dims: [1, queryCount, hiddenSize] } }, ['q', 'k', 'v']);
+      const layerMemory = this.memory.layers[layer]!;
+      layerMemory.append(projections['k']!.data, projections['v']!.data, queryCount);
+      const chosen = this.attentionPolicy.select(layer, layerMemory, step, this.rotary);
+      const keyWidth = numKvHeads * headDim;
+      const result = await this.attentionBlocks[layer]!.run(
+        {
+          hidden: { data: hidden, dims: [1, queryCount, hiddenSize] },
+          q: { data: projections['q']!.data, dims: [1, queryCount, numHeads * headDim] },
+          k: { data: chosen.keys, dims: [1, chosen.keyCount, keyWidth] },
+          v: { data: chosen.values, dims: [1, chosen.keyCount, keyWidth] },
+          cos_q: { data: queryCos, dims: [1, queryCount, half] },
+          sin_q: { data: querySin, dims: [1, queryCount, half] },
+          cos_k: { data: chosen.keyCos, dims: [1, chosen.keyCount, half] },
+          sin_k: { data: chosen.keySin, dims: [1, chosen.keyCount, half] },
+          mask: { data: chosen.mask, dims: [queryCount, chosen.keyCount] },
+        },
+        ['hidden_out'],
+      );
+      hidden = result['hidden_out']!.data;
+    }
+    this.memory.commit(chunk);
+    return hidden;
+  }
+
+  /** hidden [T,H] ← embedding rows of the chunk's tokens (a reused scratch buffer). */
+  private embed(chunk: readonly number[]): Float32Array {
+    const { hiddenSize, vocabSize } = this.dimensions;
+    if (this.hiddenScratch.length < chunk.length * hiddenSize) this.hiddenScratch = new Float32Array(chunk.length * hiddenSize);
+    const hidden = this.hiddenScratch.subarray(0, chunk.length * hiddenSize);
+    chunk.forEach((tokenId, row) => {
+      if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= vocabSize) throw new RangeError(`token id ${tokenId} is outside the vocabulary (0..${vocabSize - 1})`);
+      hidden.set(this.embedding.subarray(tokenId * hiddenSize, (tokenId + 1) * hiddenSize), row * hiddenSize);
+    });
+    return hidden;
+  }
+
+  /** Final norm of the given rows (all rows when `rows` is null). */
+  private async normRows(hidden: Float32Array, rows: readonly number[] | null, rowCount: number): Promise<Float32Array> {
+    const { hiddenSize } = this.dimensions;
+    const input = rows === null ? hidden : gatherRows(hidden, rows, hiddenSize);
+    const count = rows === null ? rowCount : rows.length;
+    const result = await this.finalNorm.run({ hidden: { data: input, dims: [1, count, hiddenSize] } }, ['normed']);
+    return result['normed']!.data;
+  }
+
+  /** The embedding row of a token (read-only view). */
+  embeddingRow(tokenId: number): Float32Array {
+    const { hiddenSize } = this.dimensions;
+    return this.embedding.subarray(tokenId * hiddenSize, (tokenId + 1) * hiddenSize);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.preAttention, ...this.attentionBlocks, this.finalNorm, this.lmHead].map((session) => session.dispose()));
+  }
+}
+
+function gatherRows(matrix: Float32Array, rows: readonly number[], width: number): Float32Array {
+  const gathered = new Float32Array(rows.length * width);
+  rows.forEach((row, index) => gathered.set(matrix.subarray(row * width, (row + 1) * width), index * width));
+  return gathered;
+}

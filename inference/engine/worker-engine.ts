@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { AbortedError, EngineError, TomeError, type TomeErrorCode } from '../../src/errors.js';
+import type { ChatMessage } from '../checkpoint/types.js';
+import type { EngineInfo, GenerateRequest, GenerateResult, LocalEngine, ScoreResult } from './engine-contract.js';
+import type { FromWorker, SerializedError, ToWorker, WorkerCall, WorkerStartData } from './worker-protocol.js';
+
+/** The worker entry: built .js next to this file, or the .mjs shim that registers tsx when running from sources. */
+function workerEntry(): string {
+  const built = fileURLToPath(new URL('./engine-worker.js', import.meta.url));
+  return existsSync(built) ? built : fileURLToPath(new URL('./engine-worker-source.mjs', import.meta.url));
+}
+
+function revive(error: SerializedError): Error {
+  if (error.code === 'ABORTED') return new AbortedError();
+  if (error.code !== undefined) {
+    const revived = new TomeError(error.code as TomeErrorCode, error.message, { fix: error.fix ?? '' });
+    revived.name = error.name;
+    return revived;
+  }
+  const plain = new Error(error.message);
+  plain.name = error.name;
+  return plain;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  onText?: (delta: string) => void;
+}
+
+/**
+ * A {@link LocalEngine} whose model runs in a worker thread. Calls queue in the worker (one sequence, one KV
+ * memory); aborting a call raises a flag in shared memory that the worker checks between decode steps.
+ */
+export class WorkerEngine implements LocalEngine {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private exited: Error | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly info: EngineInfo,
+  ) {
+    worker.on('message', (message: FromWorker) => this.receive(message));
+    worker.on('error', (error) => this.fail(new EngineError(`the engine thread crashed: ${error.message}`, 'rerun; if it repeats, run with --threads 1 and report the model\'s config.json', error)));
+    worker.on('exit', (code) => this.fail(new EngineError(`the engine thread exited (code ${code})`, 'open the engine again')));
+    worker.unref();
+  }
+
+  /** Start a worker thread, load the checkpoint there, and resolve once it is ready (or reject with its load error). */
+  static open(directory: string, options: WorkerStartData['options'] = {}): Promise<WorkerEngine> {
+    const worker = new Worker(workerEntry(), { workerData: { directory, options } satisfies WorkerStartData });
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        if (message.type === 'ready') resolve(new WorkerEngine(worker, message.info));
+        else if (message.type === 'load-failed') reject(revive(message.error));
+        else reject(new EngineError(`unexpected first message from the engine thread: ${message.type}`, 'report this bug'));
+      };
+      const onError = (error: Error) => reject(new EngineError(`the engine thread failed to start: ${error.message}`, 'check that onnxruntime-node is installed (npm install)', error));
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+    });
+  }
+
+  countTokens(text: string): Promise<number> {
+    return this.call({ method: 'countTokens', text }) as Promise<number>;
+  }
+
+  formatChat(messages: readonly ChatMessage[]): Promise<string> {
+    return this.call({ method: 'formatChat', messages }) as Promise<string>;
+  }
+
+  generate(request: GenerateRequest): Promise<GenerateResult> {
+    const { signal, onText, ...serializable } = request;
+    return this.call({ method: 'generate', request: serializable, streamText: onText !== undefined }, signal, onText) as Promise<GenerateResult>;
+  }
+
+  score(context: string, continuation: string, options: { signal?: AbortSignal } = {}): Promise<ScoreResult> {
+    return this.call({ method: 'score', context, continuation }, options.signal) as Promise<ScoreResult>;
+  }
+
+  embed(texts: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number[][]> {
+    return this.call({ method: 'embed', texts }, options.signal) as Promise<number[][]>;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.exited) return;
+    await new Promise<void>((resolve) => {
+      this.worker.once('exit', () => resolve());
+      this.worker.ref();
+      this.worker.postMessage({ type: 'dispose' } satisfies ToWorker);
+    });
+  }
+
+  private call(call: WorkerCall, signal?: AbortSignal, onText?: (delta: string) => void): Promise<unknown> {
+    if (this.exited) return Promise.reject(this.exited);
+    if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
+    const id = this.nextId++;
+    const stopFlag = new SharedArrayBuffer(4);
+    const onAbort = () => Atomics.store(new Int32Array(stopFlag), 0, 1);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return new Promise((resolve, reject) => {
+      const settle = () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.worker.unref();
+      };
+      this.pending.set(id, {
+        resolve: (value) => (settle(), resolve(value)),
+        reject: (error) => (settle(), reject(error)),
+        ...(onText ? { onText } : {}),
+      });
+      // Keep the process alive while a call is in flight, not while the engine merely exists.
+      this.worker.ref();
+      this.worker.postMessage({ type: 'call', id, call, stopFlag } satisfies ToWorker);
+    });
+  }
+
+  private receive(message: FromWorker): void {
+    if (message.type === 'text') this.pending.get(message.id)?.onText?.(message.delta);
+    else if (message.type === 'result') this.pending.get(message.id)?.resolve(message.value);
+    else if (message.type === 'failure') this.pending.get(message.id)?.reject(revive(message.error));
+  }
+
+  private fail(error: Error): void {
+    this.exited ??= error;
+    for (const pending of [...this.pending.values()]) pending.reject(error);
+  }
+}

@@ -1,0 +1,89 @@
+import { ModelLoadError } from '../src/errors.js';
+import type { LlamaConfig } from './checkpoint/types.js';
+
+/**
+ * Rotary position embeddings, computed in TypeScript so that the engine (not the graph) decides the position of
+ * every query and every key it shows to attention. Keys are cached un-rotated; rotation is applied inside the
+ * attention graph from the cos/sin rows this module produces for whatever positions were chosen.
+ *
+ * Hugging Face layout ("rotate_half", non-interleaved): for pair i of a head, angle = position × invFrequency[i],
+ * and dimensions i and i + rotaryDim/2 rotate together.
+ */
+export interface RopeParameters {
+  /** [rotaryDim / 2] inverse frequencies. */
+  inverseFrequencies: Float32Array;
+  /** Multiplies cos and sin (YaRN / LongRoPE's attention scaling); 1 for plain RoPE. */
+  attentionFactor: number;
+}
+
+/** Inverse frequencies for a config's RoPE (plain RoPE; scaled variants are rejected with a clear message). */
+export function computeRope(config: LlamaConfig): RopeParameters {
+  const rotaryDim = Math.floor(config.headDim * config.partialRotaryFactor);
+  if (config.ropeScaling !== null) {
+    const type = String(config.ropeScaling['rope_type'] ?? config.ropeScaling['type'] ?? 'default');
+    if (type !== 'default') {
+      throw new ModelLoadError('MODEL_CONFIG_INVALID', 'config.json', 'rope_scaling.rope_type', `RoPE scaling "${type}" is not supported by this engine version`, 'remove rope_scaling from config.json to run with plain RoPE, or use a checkpoint without it');
+    }
+  }
+  const inverseFrequencies = new Float32Array(rotaryDim / 2);
+  // HF computes base ** (arange(0, dim, 2) / dim) in float32 after an int64 arange; doing it in float64 then
+  // rounding once is within one ulp of that.
+  for (let pair = 0; pair < rotaryDim / 2; pair++) inverseFrequencies[pair] = 1 / config.ropeTheta ** ((2 * pair) / rotaryDim);
+  return { inverseFrequencies, attentionFactor: 1 };
+}
+
+/**
+ * cos/sin rows for arbitrary positions, written into caller-owned buffers ([positions, rotaryDim/2] each) so the
+ * decode loop allocates nothing.
+ */
+export function writeRotaryRows(rope: RopeParameters, positions: ArrayLike<number>, cosOut: Float32Array, sinOut: Float32Array): void {
+  const half = rope.inverseFrequencies.length;
+  for (let row = 0; row < positions.length; row++) {
+    const position = positions[row]!;
+    const base = row * half;
+    for (let pair = 0; pair < half; pair++) {
+      // HF multiplies in float32: position (float) × inv_freq (float32), then cos/sin of that float32 angle.
+      const angle = Math.fround(position * rope.inverseFrequencies[pair]!);
+      cosOut[base + pair] = Math.cos(angle) * rope.attentionFactor;
+      sinOut[base + pair] = Math.sin(angle) * rope.attentionFactor;
+    }
+  }
+}
+
+/**
+ * A cos/sin table for positions 0..n-1 that grows on demand: contiguous positions (the common case: every key at
+ * its original position) become zero-copy subarray views.
+ */
+export class RotaryTable {
+  private cos = new Float32Array(0);
+  private sin = new Float32Array(0);
+  private length = 0;
+
+  constructor(readonly rope: RopeParameters) {}
+
+  get half(): number {
+    return this.rope.inverseFrequencies.length;
+  }
+
+  /** Views of rows [start, start + count) (valid until the next call that grows the table). */
+  rows(start: number, count: number): { cos: Float32Array; sin: Float32Array } {
+    this.ensure(start + count);
+    const half = this.half;
+    return { cos: this.cos.subarray(start * half, (start + count) * half), sin: this.sin.subarray(start * half, (start + count) * half) };
+  }
+
+  private ensure(positions: number): void {
+    if (positions <= this.length) return;
+    const capacity = Math.max(positions, this.length * 2, 256);
+    const half = this.half;
+    const cos = new Float32Array(capacity * half);
+    const sin = new Float32Array(capacity * half);
+    cos.set(this.cos.subarray(0, this.length * half));
+    sin.set(this.sin.subarray(0, this.length * half));
+    const fresh = Array.from({ length: capacity - this.length }, (_, index) => this.length + index);
+    writeRotaryRows(this.rope, fresh, cos.subarray(this.length * half), sin.subarray(this.length * half));
+    this.cos = cos;
+    this.sin = sin;
+    this.length = capacity;
+  }
+}
