@@ -2,16 +2,14 @@ import type { RotaryTable } from '../rope.js';
 import type { LayerKvMemory } from './kv-memory.js';
 
 /**
- * What the queries of one step see: the keys and values chosen from a layer's memory, the cos/sin rows for the
- * positions the keys are shown at, and an additive mask [queries, keys] (0 = visible, -∞ = hidden).
+ * What the queries of one step see: the keys (rotated to the positions they are shown at) and values chosen from a
+ * layer's memory, and an additive mask [queries, keys] (0 = visible, -∞ = hidden).
  * Streaming, block retrieval and kNN attention (later) are policies; the engine's forward pass does not change.
  */
 export interface AttentionSelection {
-  keys: Float32Array; // [S, kvHeads·headDim], un-rotated
+  keys: Float32Array; // [S, kvHeads·headDim], rotated
   values: Float32Array; // [S, kvHeads·headDim]
   keyCount: number; // S
-  keyCos: Float32Array; // [S, rotaryDim/2]
-  keySin: Float32Array; // [S, rotaryDim/2]
   mask: Float32Array; // [T, S]
 }
 
@@ -24,12 +22,13 @@ export interface AttentionStep {
 
 export interface AttentionPolicy {
   readonly name: string;
+  /** `rotary` rotates keys a policy shows away from their original positions (see rotateRows). */
   select(layer: number, memory: LayerKvMemory, step: AttentionStep, rotary: RotaryTable): AttentionSelection;
 }
 
 /**
  * Plain causal attention over everything so far, every key at its original position: zero-copy views of the
- * memory and the rotary table; the mask is built once per step and shared by every layer.
+ * memory's rotated keys; the mask is built once per step and shared by every layer.
  */
 export class FullAttentionPolicy implements AttentionPolicy {
   readonly name = 'full';
@@ -37,11 +36,10 @@ export class FullAttentionPolicy implements AttentionPolicy {
   private maskView = new Float32Array(0);
   private maskFor = { queryStart: -1, queryCount: -1 };
 
-  select(_layer: number, memory: LayerKvMemory, step: AttentionStep, rotary: RotaryTable): AttentionSelection {
+  select(_layer: number, memory: LayerKvMemory, step: AttentionStep): AttentionSelection {
     const keyCount = step.queryStart + step.queryCount;
-    const { keys, values } = memory.prefix(keyCount);
-    const { cos, sin } = rotary.rows(0, keyCount);
-    return { keys, values, keyCount, keyCos: cos, keySin: sin, mask: this.causalMask(step) };
+    const { rotatedKeys, values } = memory.prefix(keyCount);
+    return { keys: rotatedKeys, values, keyCount, mask: this.causalMask(step) };
   }
 
   private causalMask(step: AttentionStep): Float32Array {

@@ -1,13 +1,16 @@
 /**
- * Per-layer key/value memory. Keys are stored UN-rotated, so that a later choice of positions (streaming, block
- * retrieval, position remapping, dynamic RoPE) never invalidates what is cached: rotation happens in the attention
- * graph for exactly the keys chosen at that step.
+ * Per-layer key/value memory. Keys are stored UN-rotated — the source of truth, so that a later choice of positions
+ * (streaming, block retrieval, position remapping, dynamic RoPE) never invalidates what is cached — and, derived
+ * from them, rotated at their original positions (what plain attention shows), so that a decode step does not
+ * re-rotate the whole context. A policy that shows keys elsewhere rotates the un-rotated ones itself.
  *
- * Layout per layer: keys and values [tokens, kvHeads·headDim], row-major, in buffers that grow by doubling, so
- * the common "everything so far" view is a zero-copy subarray.
+ * Layout per layer: [tokens, kvHeads·headDim], row-major, in buffers that grow by doubling, so the common
+ * "everything so far" view is a zero-copy subarray.
  */
 export class LayerKvMemory {
   keys: Float32Array;
+  /** keys rotated at their original positions. */
+  rotatedKeys: Float32Array;
   values: Float32Array;
   /** Rows written, including rows of a step whose other layers have not run yet. */
   length = 0;
@@ -18,6 +21,7 @@ export class LayerKvMemory {
     initialCapacity = 256,
   ) {
     this.keys = new Float32Array(initialCapacity * width);
+    this.rotatedKeys = new Float32Array(initialCapacity * width);
     this.values = new Float32Array(initialCapacity * width);
   }
 
@@ -25,11 +29,20 @@ export class LayerKvMemory {
     return this.keys.length / this.width;
   }
 
-  /** Append `rows` rows of k and v ([rows, width] each). */
-  append(keys: Float32Array, values: Float32Array, rows: number): void {
+  /**
+   * Append `rows` tokens read from a fused projection [rows, stride] (k at column keyOffset, v right after it), and
+   * their keys rotated by `rotate` (which receives the un-rotated rows and writes the rotated ones).
+   */
+  appendFused(projection: Float32Array, rows: number, stride: number, keyOffset: number, rotate: (source: Float32Array, target: Float32Array) => void): void {
     this.reserve(this.length + rows);
-    this.keys.set(keys.subarray(0, rows * this.width), this.length * this.width);
-    this.values.set(values.subarray(0, rows * this.width), this.length * this.width);
+    const width = this.width;
+    for (let row = 0; row < rows; row++) {
+      const from = row * stride + keyOffset;
+      this.keys.set(projection.subarray(from, from + width), (this.length + row) * width);
+      this.values.set(projection.subarray(from + width, from + 2 * width), (this.length + row) * width);
+    }
+    const span = [this.length * width, (this.length + rows) * width] as const;
+    rotate(this.keys.subarray(...span), this.rotatedKeys.subarray(...span));
     this.length += rows;
   }
 
@@ -39,19 +52,22 @@ export class LayerKvMemory {
   }
 
   /** Views of rows [0, rows): no copy. */
-  prefix(rows: number): { keys: Float32Array; values: Float32Array } {
-    return { keys: this.keys.subarray(0, rows * this.width), values: this.values.subarray(0, rows * this.width) };
+  prefix(rows: number): { keys: Float32Array; rotatedKeys: Float32Array; values: Float32Array } {
+    const end = rows * this.width;
+    return { keys: this.keys.subarray(0, end), rotatedKeys: this.rotatedKeys.subarray(0, end), values: this.values.subarray(0, end) };
   }
 
   private reserve(rows: number): void {
     if (rows <= this.capacity) return;
     const capacity = Math.max(rows, this.capacity * 2);
-    const keys = new Float32Array(capacity * this.width);
-    const values = new Float32Array(capacity * this.width);
-    keys.set(this.keys.subarray(0, this.length * this.width));
-    values.set(this.values.subarray(0, this.length * this.width));
-    this.keys = keys;
-    this.values = values;
+    const grow = (buffer: Float32Array) => {
+      const grown = new Float32Array(capacity * this.width);
+      grown.set(buffer.subarray(0, this.length * this.width));
+      return grown;
+    };
+    this.keys = grow(this.keys);
+    this.rotatedKeys = grow(this.rotatedKeys);
+    this.values = grow(this.values);
   }
 }
 
@@ -83,6 +99,6 @@ export class KvMemory {
 
   /** Bytes held by the buffers (capacity, not length). */
   get bytes(): number {
-    return this.layers.reduce((sum, layer) => sum + layer.keys.byteLength + layer.values.byteLength, 0);
+    return this.layers.reduce((sum, layer) => sum + layer.keys.byteLength + layer.rotatedKeys.byteLength + layer.values.byteLength, 0);
   }
 }

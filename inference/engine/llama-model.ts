@@ -2,7 +2,7 @@ import { AbortedError } from '../../src/errors.js';
 import type { LlamaConfig, WeightStore } from '../checkpoint/types.js';
 import { encodeModel } from '../graph/onnx-graph.js';
 import { makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
-import { computeRope, RotaryTable, type RopeParameters } from '../rope.js';
+import { computeRope, rotateRows, RotaryTable, type RopeParameters } from '../rope.js';
 import { GraphSession, availableExecutionProvider, type SessionOptions } from '../session.js';
 import { FullAttentionPolicy, type AttentionPolicy } from './attention-policy.js';
 import { KvMemory } from './kv-memory.js';
@@ -43,12 +43,14 @@ export class LlamaModel {
   readonly prefillChunkSize: number;
   readonly executionProvider: string;
   private hiddenScratch = new Float32Array(0);
+  private queryScratch = new Float32Array(0);
 
   private constructor(
     readonly config: LlamaConfig,
     readonly dimensions: ModelDimensions,
     private readonly embedding: Float32Array, // [vocab, hidden]
-    private readonly preAttention: GraphSession[],
+    /** Layer 0's pre-attention; every later layer's runs fused at the end of the previous attention block. */
+    private readonly firstPreAttention: GraphSession,
     private readonly attentionBlocks: GraphSession[],
     private readonly finalNorm: GraphSession,
     private readonly lmHead: GraphSession,
@@ -73,17 +75,18 @@ export class LlamaModel {
       vocabSize: config.vocabSize,
       rmsNormEps: config.rmsNormEps,
     };
-    const preAttention: GraphSession[] = [];
     const attentionBlocks: GraphSession[] = [];
+    let layerWeights = prepareLayerWeights(config, weights, 0);
+    const firstPreAttention = await GraphSession.create('layer 0 pre-attention', encodeModel(makePreAttentionGraph(0, dimensions, layerWeights)), options);
     for (let layer = 0; layer < config.numLayers; layer++) {
-      const layerWeights = prepareLayerWeights(config, weights, layer);
-      preAttention.push(await GraphSession.create(`layer ${layer} pre-attention`, encodeModel(makePreAttentionGraph(layer, dimensions, layerWeights)), options));
-      attentionBlocks.push(await GraphSession.create(`layer ${layer} attention block`, encodeModel(makeAttentionBlockGraph(layer, dimensions, layerWeights)), options));
+      const nextWeights = layer + 1 < config.numLayers ? prepareLayerWeights(config, weights, layer + 1) : undefined;
+      attentionBlocks.push(await GraphSession.create(`layer ${layer} attention block`, encodeModel(makeAttentionBlockGraph(layer, dimensions, layerWeights, nextWeights)), options));
+      if (nextWeights) layerWeights = nextWeights;
     }
     const embedding = embeddingMatrix(weights);
     const finalNorm = await GraphSession.create('final norm', encodeModel(makeFinalNormGraph(dimensions, weights.float32('model.norm.weight'))), options);
     const lmHead = await GraphSession.create('lm head', encodeModel(makeLmHeadGraph(dimensions, lmHeadWeight(config, weights, embedding))), options);
-    return new LlamaModel(config, dimensions, embedding, preAttention, attentionBlocks, finalNorm, lmHead, options);
+    return new LlamaModel(config, dimensions, embedding, firstPreAttention, attentionBlocks, finalNorm, lmHead, options);
   }
 
   /**
@@ -128,40 +131,53 @@ export class LlamaModel {
   /**
    * One forward step through every layer for `chunk` (T tokens at positions start..start+T-1):
    *   hidden [T,H] = embedding rows
-   *   for each layer: q,k,v = preAttention(hidden); memory ← k,v; hidden = attentionBlock(hidden, q, chosen K,V)
+   *   qkv [T, Qd+2KVd] = preAttention₀(hidden)
+   *   for each layer: memory ← k, v (and k rotated at its position); K*, V*, mask = policy(memory)
+   *                   hidden, next qkv = attentionBlock(hidden, q, K*, V*, mask)
    */
   private async runLayers(chunk: readonly number[], shouldStop: (() => boolean) | undefined): Promise<Float32Array> {
     const { hiddenSize, headDim, numHeads, numKvHeads } = this.dimensions;
     const queryCount = chunk.length;
     const step = { queryStart: this.memory.length, queryCount };
+    const queryWidth = numHeads * headDim;
+    const keyWidth = numKvHeads * headDim;
+    const stride = queryWidth + 2 * keyWidth;
     let hidden = this.embed(chunk); // [T, H]
     const { cos: queryCos, sin: querySin } = this.rotary.rows(step.queryStart, queryCount); // [T, rotary/2]
     const half = this.rotary.half;
+    const rotateKeys = (source: Float32Array, target: Float32Array) => rotateRows(source, target, queryCount, numKvHeads, headDim, queryCos, querySin);
+    let qkv = (await this.firstPreAttention.run({ hidden: { data: hidden, dims: [1, queryCount, hiddenSize] } }, ['qkv']))['qkv']!.data; // [T, Qd+2KVd]
     for (let layer = 0; layer < this.config.numLayers; layer++) {
       if (shouldStop?.()) throw new AbortedError();
-      const projections = await this.preAttention[layer]!.run({ hidden: { data: hidden, dims: [1, queryCount, hiddenSize] } }, ['q', 'k', 'v']);
       const layerMemory = this.memory.layers[layer]!;
-      layerMemory.append(projections['k']!.data, projections['v']!.data, queryCount);
+      layerMemory.appendFused(qkv, queryCount, stride, queryWidth, rotateKeys);
       const chosen = this.attentionPolicy.select(layer, layerMemory, step, this.rotary);
-      const keyWidth = numKvHeads * headDim;
+      const isLast = layer === this.config.numLayers - 1;
       const result = await this.attentionBlocks[layer]!.run(
         {
           hidden: { data: hidden, dims: [1, queryCount, hiddenSize] },
-          q: { data: projections['q']!.data, dims: [1, queryCount, numHeads * headDim] },
+          q: { data: this.queries(qkv, queryCount, stride, queryWidth), dims: [1, queryCount, queryWidth] },
           k: { data: chosen.keys, dims: [1, chosen.keyCount, keyWidth] },
           v: { data: chosen.values, dims: [1, chosen.keyCount, keyWidth] },
           cos_q: { data: queryCos, dims: [1, queryCount, half] },
           sin_q: { data: querySin, dims: [1, queryCount, half] },
-          cos_k: { data: chosen.keyCos, dims: [1, chosen.keyCount, half] },
-          sin_k: { data: chosen.keySin, dims: [1, chosen.keyCount, half] },
           mask: { data: chosen.mask, dims: [queryCount, chosen.keyCount] },
         },
-        ['hidden_out'],
+        isLast ? ['hidden_out'] : ['hidden_out', 'next_qkv'],
       );
-      hidden = result['hidden_out']!.data;
+      hidden = result['hidden_out']!.data; // [T, H]
+      if (!isLast) qkv = result['next_qkv']!.data;
     }
     this.memory.commit(chunk);
     return hidden;
+  }
+
+  /** q [T, Qd] out of qkv [T, Qd+2KVd]: a view for one token, a gather into scratch for more. */
+  private queries(qkv: Float32Array, rows: number, stride: number, queryWidth: number): Float32Array {
+    if (rows === 1) return qkv.subarray(0, queryWidth);
+    if (this.queryScratch.length < rows * queryWidth) this.queryScratch = new Float32Array(rows * queryWidth);
+    for (let row = 0; row < rows; row++) this.queryScratch.set(qkv.subarray(row * stride, row * stride + queryWidth), row * queryWidth);
+    return this.queryScratch.subarray(0, rows * queryWidth);
   }
 
   /** hidden [T,H] ← embedding rows of the chunk's tokens (a reused scratch buffer). */
@@ -192,7 +208,7 @@ export class LlamaModel {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([...this.preAttention, ...this.attentionBlocks, this.finalNorm, this.lmHead].map((session) => session.dispose()));
+    await Promise.all([this.firstPreAttention, ...this.attentionBlocks, this.finalNorm, this.lmHead].map((session) => session.dispose()));
   }
 }
 

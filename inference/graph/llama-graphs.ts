@@ -1,4 +1,4 @@
-import { floatAttribute, type GraphInitializer, type GraphNode, type GraphSpec } from './onnx-graph.js';
+import { floatAttribute, type Dimension, type GraphInitializer, type GraphNode, type GraphSpec } from './onnx-graph.js';
 
 /**
  * The graphs of one Llama-family model, one `make…` function per subgraph. The model is cut at attention so that
@@ -42,54 +42,67 @@ const rmsNorm = (name: string, input: string, weight: string, output: string, ep
   attributes: { axis: -1, epsilon: floatAttribute(epsilon), stash_type: 1 },
 });
 
+/**
+ * residual + RMSNorm in one op (ONNX Runtime contrib): output = RMSNorm(input + skip) · weight, and the sum itself
+ * (the new residual stream). Saves a kernel launch and a pass over the hidden state per use (measured in bench).
+ */
+const skipRmsNorm = (name: string, input: string, skip: string, weight: string, output: string, sum: string, epsilon: number): GraphNode => ({
+  opType: 'SkipSimplifiedLayerNormalization',
+  domain: 'com.microsoft',
+  name,
+  inputs: [input, skip, weight],
+  outputs: [output, '', '', sum],
+  attributes: { epsilon: floatAttribute(epsilon) },
+});
+
 const splitSizes = (name: string, sizes: number[]): GraphInitializer => ({ name, dims: [sizes.length], data: BigInt64Array.from(sizes.map(BigInt)) });
 
 /**
  * Pre-attention part of layer `layer`: everything up to the un-rotated projections.
  *
- *   hidden [1,T,H] ─► RMSNorm ─► MatMul W_qkv [H, Qd+2KVd] ─► (+ b_qkv) ─► Split ─► q [1,T,Qd], k [1,T,KVd], v [1,T,KVd]
+ *   hidden [1,T,H] ─► RMSNorm ─► MatMul W_qkv [H, Qd+2KVd] ─► (+ b_qkv) ─► qkv [1,T,Qd+2KVd]  (q ‖ k ‖ v per token)
  */
 export function makePreAttentionGraph(layer: number, dims: ModelDimensions, weights: LayerWeights): GraphSpec {
+  const { nodes, initializers, outputs } = preAttentionPart(layer, dims, weights, 'hidden', '');
+  return { name: `layer${layer}_pre_attention`, inputs: [{ name: 'hidden', dims: [1, 'T', dims.hiddenSize] }], outputs, nodes, initializers };
+}
+
+/** The pre-attention nodes reading `input`; value and initializer names get `namePrefix` (for fused graphs). */
+function preAttentionPart(layer: number, dims: ModelDimensions, weights: LayerWeights, input: string, namePrefix: string, residual?: { skip: string; sum: string }) {
   const prefix = `/model/layers.${layer}`;
   const queryWidth = dims.numHeads * dims.headDim;
   const keyWidth = dims.numKvHeads * dims.headDim;
+  const local = (name: string) => `${namePrefix}${name}`;
   const nodes: GraphNode[] = [
-    rmsNorm(`${prefix}/input_layernorm/RMSNorm`, 'hidden', 'input_norm.weight', 'normed', dims.rmsNormEps),
-    { opType: 'MatMul', name: `${prefix}/attn/qkv_proj/MatMul`, inputs: ['normed', 'qkv.weight'], outputs: [weights.qkvBias ? 'qkv_unbiased' : 'qkv'] },
+    residual
+      ? skipRmsNorm(`${prefix}/input_layernorm/SkipRMSNorm`, input, residual.skip, local('input_norm.weight'), local('normed'), residual.sum, dims.rmsNormEps)
+      : rmsNorm(`${prefix}/input_layernorm/RMSNorm`, input, local('input_norm.weight'), local('normed'), dims.rmsNormEps),
+    { opType: 'MatMul', name: `${prefix}/attn/qkv_proj/MatMul`, inputs: [local('normed'), local('qkv.weight')], outputs: [local(weights.qkvBias ? 'qkv_unbiased' : 'qkv')] },
   ];
   const initializers: GraphInitializer[] = [
-    { name: 'input_norm.weight', dims: [dims.hiddenSize], data: weights.inputNorm },
-    { name: 'qkv.weight', dims: [dims.hiddenSize, queryWidth + 2 * keyWidth], data: weights.qkvWeight },
-    splitSizes('qkv.split', [queryWidth, keyWidth, keyWidth]),
+    { name: local('input_norm.weight'), dims: [dims.hiddenSize], data: weights.inputNorm },
+    { name: local('qkv.weight'), dims: [dims.hiddenSize, queryWidth + 2 * keyWidth], data: weights.qkvWeight },
   ];
   if (weights.qkvBias) {
-    nodes.push({ opType: 'Add', name: `${prefix}/attn/qkv_proj/Add`, inputs: ['qkv_unbiased', 'qkv.bias'], outputs: ['qkv'] });
-    initializers.push({ name: 'qkv.bias', dims: [queryWidth + 2 * keyWidth], data: weights.qkvBias });
+    nodes.push({ opType: 'Add', name: `${prefix}/attn/qkv_proj/Add`, inputs: [local('qkv_unbiased'), local('qkv.bias')], outputs: [local('qkv')] });
+    initializers.push({ name: local('qkv.bias'), dims: [queryWidth + 2 * keyWidth], data: weights.qkvBias });
   }
-  nodes.push({ opType: 'Split', name: `${prefix}/attn/qkv_split`, inputs: ['qkv', 'qkv.split'], outputs: ['q', 'k', 'v'], attributes: { axis: -1 } });
-  return {
-    name: `layer${layer}_pre_attention`,
-    inputs: [{ name: 'hidden', dims: [1, 'T', dims.hiddenSize] }],
-    outputs: [
-      { name: 'q', dims: [1, 'T', queryWidth] },
-      { name: 'k', dims: [1, 'T', keyWidth] },
-      { name: 'v', dims: [1, 'T', keyWidth] },
-    ],
-    nodes,
-    initializers,
-  };
+  // q‖k‖v leave as one tensor: TypeScript slices it (zero-copy for a decode step) instead of a Split kernel.
+  const outputs = [{ name: local('qkv'), dims: [1, 'T', queryWidth + 2 * keyWidth] as Dimension[] }];
+  return { nodes, initializers, outputs };
 }
 
 /**
- * Attention block of layer `layer`: rotation of the queries and of the keys TypeScript chose, attention, output
- * projection and the MLP.
+ * Attention block of layer `layer`: rotation of the queries, attention over the keys TypeScript chose (already
+ * rotated to the positions it chose them at), output projection and the MLP.
  *
  *   q [1,T,Qd]  ─► Rotary(cos_q, sin_q) ─┐
- *   k [1,S,KVd] ─► Rotary(cos_k, sin_k) ─┼─► Attention(+ mask [T,S], GQA) ─► MatMul W_o (+ b_o) ─► Add hidden ─► h
+ *   k [1,S,KVd] (rotated) ───────────────┼─► Attention(+ mask [T,S], GQA) ─► MatMul W_o (+ b_o) ─► Add hidden ─► h
  *   v [1,S,KVd] ─────────────────────────┘
  *   h ─► RMSNorm ─► MatMul W_gate‖up ─► Split ─► silu(gate) · up ─► MatMul W_down ─► Add h ─► hidden_out [1,T,H]
+ *   with `nextLayer`: the MLP residual feeds layer+1's pre-attention ─► next_qkv
  */
-export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, weights: LayerWeights): GraphSpec {
+export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, weights: LayerWeights, nextLayer?: LayerWeights): GraphSpec {
   const prefix = `/model/layers.${layer}`;
   const queryWidth = dims.numHeads * dims.headDim;
   const keyWidth = dims.numKvHeads * dims.headDim;
@@ -104,11 +117,10 @@ export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, we
   });
   const nodes: GraphNode[] = [
     rotary(`${prefix}/attn/q_rotary`, 'q', 'cos_q', 'sin_q', 'q_rotated', dims.numHeads),
-    rotary(`${prefix}/attn/k_rotary`, 'k', 'cos_k', 'sin_k', 'k_rotated', dims.numKvHeads),
     {
       opType: 'Attention',
       name: `${prefix}/attn/Attention`,
-      inputs: ['q_rotated', 'k_rotated', 'v', 'mask'],
+      inputs: ['q_rotated', 'k', 'v', 'mask'],
       outputs: ['attention'],
       // 3D inputs need the head counts; fewer kv heads = grouped-query attention. Scale defaults to 1/√headDim.
       attributes: { q_num_heads: dims.numHeads, kv_num_heads: dims.numKvHeads },
@@ -127,16 +139,23 @@ export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, we
     initializers.push({ name: 'o.bias', dims: [dims.hiddenSize], data: weights.outputBias });
   }
   nodes.push(
-    { opType: 'Add', name: `${prefix}/attn/residual`, inputs: ['attention_out', 'hidden'], outputs: ['after_attention'] },
-    rmsNorm(`${prefix}/post_attention_layernorm/RMSNorm`, 'after_attention', 'post_norm.weight', 'mlp_in', dims.rmsNormEps),
+    skipRmsNorm(`${prefix}/post_attention_layernorm/SkipRMSNorm`, 'attention_out', 'hidden', 'post_norm.weight', 'mlp_in', 'after_attention', dims.rmsNormEps),
     { opType: 'MatMul', name: `${prefix}/mlp/gate_up_proj/MatMul`, inputs: ['mlp_in', 'gate_up.weight'], outputs: ['gate_up'] },
     { opType: 'Split', name: `${prefix}/mlp/gate_up_split`, inputs: ['gate_up', 'gate_up.split'], outputs: ['gate', 'up'], attributes: { axis: -1 } },
     { opType: 'Sigmoid', name: `${prefix}/mlp/act_fn/Sigmoid`, inputs: ['gate'], outputs: ['gate_sigmoid'] },
     { opType: 'Mul', name: `${prefix}/mlp/act_fn/Mul`, inputs: ['gate', 'gate_sigmoid'], outputs: ['gate_silu'] },
     { opType: 'Mul', name: `${prefix}/mlp/gated`, inputs: ['gate_silu', 'up'], outputs: ['gated'] },
     { opType: 'MatMul', name: `${prefix}/mlp/down_proj/MatMul`, inputs: ['gated', 'down.weight'], outputs: ['mlp_out'] },
-    { opType: 'Add', name: `${prefix}/mlp/residual`, inputs: ['mlp_out', 'after_attention'], outputs: ['hidden_out'] },
   );
+  // Fusing the next layer's pre-attention into this graph halves the session runs per token (each run costs
+  // thread wake-ups and a boundary crossing); TypeScript still sits between every pre-attention and attention.
+  // The MLP residual is folded into the next layer's input norm when there is one.
+  const next = nextLayer ? preAttentionPart(layer + 1, dims, nextLayer, 'mlp_out', 'next_', { skip: 'after_attention', sum: 'hidden_out' }) : null;
+  if (!next) nodes.push({ opType: 'Add', name: `${prefix}/mlp/residual`, inputs: ['mlp_out', 'after_attention'], outputs: ['hidden_out'] });
+  if (next) {
+    nodes.push(...next.nodes);
+    initializers.push(...next.initializers);
+  }
   return {
     name: `layer${layer}_attention_block`,
     inputs: [
@@ -146,11 +165,9 @@ export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, we
       { name: 'v', dims: [1, 'S', keyWidth] },
       { name: 'cos_q', dims: [1, 'T', half] },
       { name: 'sin_q', dims: [1, 'T', half] },
-      { name: 'cos_k', dims: [1, 'S', half] },
-      { name: 'sin_k', dims: [1, 'S', half] },
       { name: 'mask', dims: ['T', 'S'] },
     ],
-    outputs: [{ name: 'hidden_out', dims: [1, 'T', dims.hiddenSize] }],
+    outputs: [{ name: 'hidden_out', dims: [1, 'T', dims.hiddenSize] }, ...(next?.outputs ?? [])],
     nodes,
     initializers,
   };
