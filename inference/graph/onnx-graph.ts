@@ -27,8 +27,8 @@ export interface GraphNode {
 export interface GraphInitializer {
   name: string;
   dims: readonly number[];
-  /** float32 weights, or int64 constants (split sizes, shapes). */
-  data: Float32Array | BigInt64Array;
+  /** float32 weights, int64 constants (split sizes, shapes), or uint8 (packed quantized weights, zero points). */
+  data: Float32Array | BigInt64Array | Uint8Array;
 }
 
 export interface GraphSpec {
@@ -80,7 +80,7 @@ export function encodeModel(spec: GraphSpec, opset = DEFAULT_OPSET): Uint8Array 
     initializer: spec.initializers.map((initializer) => ({
       name: initializer.name,
       dims: [...initializer.dims],
-      dataType: initializer.data instanceof BigInt64Array ? onnx.TensorProto.DataType.INT64 : FLOAT,
+      dataType: initializer.data instanceof BigInt64Array ? onnx.TensorProto.DataType.INT64 : initializer.data instanceof Uint8Array ? onnx.TensorProto.DataType.UINT8 : FLOAT,
       // A view, not a copy: protobuf encoding copies it once into the model bytes.
       rawData: new Uint8Array(initializer.data.buffer, initializer.data.byteOffset, initializer.data.byteLength),
     })),

@@ -11,6 +11,9 @@ import { ask } from './ask-command.js';
 import { chat } from './chat-command.js';
 import { loadPlugins } from '../plugins.js';
 import { addQueueCommands, modelFor } from './queue-commands.js';
+import { addInferenceCommands } from './inference-commands.js';
+import { addModelCommands } from './model-commands.js';
+import { registerModelProvider } from '../models/model-spec.js';
 import { reportError } from './report-error.js';
 import { runWithProgress } from './run-with-progress.js';
 
@@ -112,6 +115,9 @@ function renderOutput(output: unknown, json: boolean): string {
   return JSON.stringify(output, null, 2);
 }
 
+// `--model onnx:<dir | owner/repo>` on every command; tome/inference (and onnxruntime-node) load only when used.
+registerModelProvider('onnx', async (rest, options) => (await import('../../inference/langchain/onnx-provider.js')).resolveOnnxModel(rest, options));
+
 export function buildProgram(): Command {
   const program = new Command('tome')
     .description('Reason over documents far longer than any context window.')
@@ -182,6 +188,8 @@ export function buildProgram(): Command {
     });
 
   addQueueCommands(program, { wholeNumber, keyValue, collect });
+  addInferenceCommands(program, { wholeNumber, collect });
+  addModelCommands(program);
 
   return program;
 }

@@ -1,0 +1,16 @@
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchmarkInference, writeFixture, type InferenceBenchmarkResult } from 'tome/inference';
+
+/**
+ * Local engine throughput on the smollm2-135m preset (a random-weight checkpoint of SmolLM2-135M's exact shape),
+ * 2 threads, against the prefill (MatMul GFLOP/s) and decode (bandwidth) roofs measured in the same run.
+ * Targets: ≥ 60% of each roof in fp32.
+ */
+export async function benchInference(): Promise<{ fp32: InferenceBenchmarkResult; meetsTargets: boolean }> {
+  const directory = join(tmpdir(), 'tome-fixtures', 'smollm2-135m-seed0');
+  if (!existsSync(join(directory, 'config.json'))) await writeFixture(directory, { preset: 'smollm2-135m' });
+  const fp32 = await benchmarkInference(directory, { threads: 2, prefillChunkSize: 512, repeats: 3 });
+  return { fp32, meetsTargets: fp32.prefillShareOfRoof >= 0.6 && fp32.decodeShareOfRoof >= 0.6 };
+}

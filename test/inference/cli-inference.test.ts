@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Run the CLI from source, as a user would run the built one. */
+function tome(...args: string[]) {
+  const result = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TOME_DEBUG: '' } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+let directory: string;
+let checkpoint: string;
+beforeAll(() => {
+  directory = mkdtempSync(join(tmpdir(), 'tome-cli-inference-'));
+  checkpoint = join(directory, 'tiny');
+});
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+describe('tome model fixture → tome generate', () => {
+  it('writes the tiny fixture and reports it as JSON', () => {
+    const { code, stdout, stderr } = tome('model', 'fixture', checkpoint, '--preset', 'tiny', '--json');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout) as { parameterCount: number; preset: string };
+    expect(summary.preset).toBe('tiny');
+    expect(summary.parameterCount).toBeGreaterThan(100_000);
+  });
+
+  it('generates greedily with --json: the documented fields, exactly --max-tokens tokens or an earlier stop, reproducible', () => {
+    const run = () => tome('generate', '--model', `onnx:${checkpoint}`, '--prompt', 'The whale', '--max-tokens', '12', '--json');
+    const first = run();
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const result = JSON.parse(first.stdout) as Record<string, unknown>;
+    expect(Object.keys(result).sort()).toEqual(['decodeMs', 'finishReason', 'prefillMs', 'promptTokens', 'text', 'tokens']);
+    expect(result['promptTokens']).toBeGreaterThan(0);
+    expect(result['tokens']).toBeLessThanOrEqual(12);
+    if (result['finishReason'] === 'length') expect(result['tokens']).toBe(12);
+    expect(JSON.parse(run().stdout)['text']).toBe(result['text']);
+  });
+
+  it('streams text to stdout and a tokens/s line to stderr; --prompt-file and --chat work', () => {
+    const promptFile = join(directory, 'prompt.txt');
+    writeFileSync(promptFile, 'Call me Ishmael.');
+    const { code, stdout, stderr } = tome('generate', '--model', `onnx:${checkpoint}`, '--prompt-file', promptFile, '--chat', '--max-tokens', '6', '--temperature', '0.8', '--seed', '3');
+    expect(code).toBe(0);
+    expect(stdout.endsWith('\n')).toBe(true);
+    expect(stderr).toMatch(/tome: \d+ tokens \((length|eos|stop)\); prefill \d+ tokens in [\d.]+ ms \([\d.]+ tok\/s\), decode [\d.]+ tok\/s/);
+  });
+
+  it('bad input exits 2 with a message and a fix, no stack trace', () => {
+    for (const args of [
+      ['generate', '--model', 'extractive', '--prompt', 'x'],
+      ['generate', '--model', `onnx:${join(directory, 'missing')}`, '--prompt', 'x'],
+      ['generate', '--model', `onnx:${checkpoint}`],
+      ['generate', '--model', `onnx:${checkpoint}`, '--prompt', 'x', '--temperature', '-1'],
+      ['model', 'fixture', join(directory, 'other'), '--preset', 'huge'],
+    ]) {
+      const { code, stderr } = tome(...args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('--model onnx:<dir> works for the document commands (ask --method truncate)', () => {
+    const document = join(directory, 'doc.txt');
+    writeFileSync(document, 'Ishmael went to sea. The whale was white. '.repeat(20));
+    const { code, stdout, stderr } = tome('ask', document, 'What colour was the whale?', '--method', 'truncate', '--model', `onnx:${checkpoint}`, '--json');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout) as { model: string; modelCalls: number };
+    expect(result.model).toBe(`onnx:${checkpoint}`);
+    expect(result.modelCalls).toBe(1);
+  });
+});
