@@ -131,6 +131,7 @@ async function main() {
   console.log(`queue: ${JSON.stringify(queue)}`);
   const { fp32 } = inference;
   console.log(`inference smollm2-135m fp32, ${fp32.threads} threads: prefill ${fp32.prefillTokPerS} tok/s = ${(fp32.prefillShareOfRoof * 100).toFixed(0)}% of roof ${fp32.prefillRoofTokPerS} (MatMul ${fp32.matmulGflops} GFLOP/s); decode ${fp32.decodeTokPerS} tok/s = ${(fp32.decodeShareOfRoof * 100).toFixed(0)}% of roof ${fp32.decodeRoofTokPerS} (${fp32.bandwidthGBps} GB/s) ${inference.meetsTargets ? 'OK' : 'UNDER TARGET'}`);
+  console.log(`inference int4 (MatMulNBits, accuracy_level 4): prefill ${inference.int4.prefillTokPerS} tok/s (${inference.int4Speedup.prefill}× fp32), decode ${inference.int4.decodeTokPerS} tok/s (${inference.int4Speedup.decode}× fp32)`);
 
   mkdirSync(fileURLToPath(new URL('results', import.meta.url)), { recursive: true });
   writeFileSync(fileURLToPath(new URL('results/latest.json', import.meta.url)), `${JSON.stringify(report, null, 2)}\n`);

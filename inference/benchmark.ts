@@ -2,6 +2,7 @@ import { loadCheckpoint } from './checkpoint/load-checkpoint.js';
 import type { LlamaConfig } from './checkpoint/types.js';
 import { LlamaModel } from './engine/llama-model.js';
 import { encodeModel, type GraphSpec } from './graph/onnx-graph.js';
+import type { WeightQuantization } from './graph/quantize-graph.js';
 import { argmax } from './generation/samplers.js';
 import { GraphSession } from './session.js';
 
@@ -21,10 +22,14 @@ export interface InferenceBenchmarkOptions {
   decodeTokens?: number;
   /** Timed repetitions; the best is reported (noise on shared machines only ever slows a run down). */
   repeats?: number;
+  /** Quantize weights at load (int4 / int8 MatMulNBits); the roofs stay the fp32 ones, for comparison. */
+  quantization?: WeightQuantization;
 }
 
 export interface InferenceBenchmarkResult {
   model: string;
+  /** 'fp32', 'int4' or 'int8'. */
+  weights: string;
   threads: number;
   prefillChunkSize: number;
   nonEmbeddingParameters: number;
@@ -93,7 +98,7 @@ export async function benchmarkInference(directory: string, options: InferenceBe
   const loadStarted = performance.now();
   const checkpoint = await loadCheckpoint(directory);
   const { config } = checkpoint;
-  const model = await LlamaModel.load(config, checkpoint.weights, { threads, prefillChunkSize: chunk, executionProvider: 'cpu' });
+  const model = await LlamaModel.load(config, checkpoint.weights, { threads, prefillChunkSize: chunk, executionProvider: 'cpu', ...(options.quantization ? { quantization: options.quantization } : {}) });
   await checkpoint.weights.close();
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   const vocabulary = checkpoint.tokenizer.vocabularySize;
@@ -141,6 +146,7 @@ export async function benchmarkInference(directory: string, options: InferenceBe
     const decodeRoofTokPerS = (bandwidthGBps * 1e9) / weightBytesPerDecodedToken;
     return {
       model: directory,
+      weights: options.quantization ? `int${options.quantization.bits}` : 'fp32',
       threads,
       prefillChunkSize: chunk,
       nonEmbeddingParameters: parameters,

@@ -34,7 +34,7 @@ export type FinishReason = 'stop' | 'length' | 'eos' | 'aborted';
 
 export interface GenerateResult {
   text: string;
-  /** Generated ids (stop-string tokens excluded only when the stop string ended exactly on a token boundary). */
+  /** Every generated id up to and including the one that completed a stop string (EOS excluded); `text` never contains the stop string. */
   tokenIds: number[];
   promptTokens: number;
   completionTokens: number;

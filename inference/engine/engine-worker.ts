@@ -13,7 +13,11 @@ const start = workerData as WorkerStartData;
 const send = (message: FromWorker) => port.postMessage(message);
 
 function serialize(error: unknown): SerializedError {
-  if (TomeError.is(error)) return { name: error.name, message: error.message, code: error.code, fix: error.fix };
+  if (TomeError.is(error)) {
+    // Own fields (file, field, option, promptTokens, …) travel too, so the main thread sees what the user would.
+    const details = Object.fromEntries(Object.entries(error).filter(([, value]) => ['string', 'number', 'boolean'].includes(typeof value)));
+    return { name: error.name, message: error.message, code: error.code, fix: error.fix, details };
+  }
   const plain = error instanceof Error ? error : new Error(String(error));
   return { name: plain.name, message: plain.message };
 }

@@ -1,6 +1,7 @@
 import { AbortedError } from '../../src/errors.js';
 import type { LlamaConfig, WeightStore } from '../checkpoint/types.js';
-import { encodeModel } from '../graph/onnx-graph.js';
+import { encodeModel, type GraphSpec } from '../graph/onnx-graph.js';
+import { quantizeGraph, type WeightQuantization } from '../graph/quantize-graph.js';
 import { makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
 import { computeRope, rotateRows, RotaryTable, type RopeParameters } from '../rope.js';
 import { GraphSession, availableExecutionProvider, type SessionOptions } from '../session.js';
@@ -15,6 +16,8 @@ export interface LlamaModelOptions extends SessionOptions {
   attentionPolicy?: AttentionPolicy;
   /** RoPE parameters (default: from config). */
   rope?: RopeParameters;
+  /** Quantize projection weights at load time (default: none, fp32). */
+  quantization?: WeightQuantization;
 }
 
 /** What a forward pass should hand back besides updating the KV memory. */
@@ -75,17 +78,18 @@ export class LlamaModel {
       vocabSize: config.vocabSize,
       rmsNormEps: config.rmsNormEps,
     };
+    const build = (spec: GraphSpec) => encodeModel(options.quantization ? quantizeGraph(spec, options.quantization) : spec);
     const attentionBlocks: GraphSession[] = [];
     let layerWeights = prepareLayerWeights(config, weights, 0);
-    const firstPreAttention = await GraphSession.create('layer 0 pre-attention', encodeModel(makePreAttentionGraph(0, dimensions, layerWeights)), options);
+    const firstPreAttention = await GraphSession.create('layer 0 pre-attention', build(makePreAttentionGraph(0, dimensions, layerWeights)), options);
     for (let layer = 0; layer < config.numLayers; layer++) {
       const nextWeights = layer + 1 < config.numLayers ? prepareLayerWeights(config, weights, layer + 1) : undefined;
-      attentionBlocks.push(await GraphSession.create(`layer ${layer} attention block`, encodeModel(makeAttentionBlockGraph(layer, dimensions, layerWeights, nextWeights)), options));
+      attentionBlocks.push(await GraphSession.create(`layer ${layer} attention block`, build(makeAttentionBlockGraph(layer, dimensions, layerWeights, nextWeights)), options));
       if (nextWeights) layerWeights = nextWeights;
     }
     const embedding = embeddingMatrix(weights);
     const finalNorm = await GraphSession.create('final norm', encodeModel(makeFinalNormGraph(dimensions, weights.float32('model.norm.weight'))), options);
-    const lmHead = await GraphSession.create('lm head', encodeModel(makeLmHeadGraph(dimensions, lmHeadWeight(config, weights, embedding))), options);
+    const lmHead = await GraphSession.create('lm head', build(makeLmHeadGraph(dimensions, lmHeadWeight(config, weights, embedding))), options);
     return new LlamaModel(config, dimensions, embedding, firstPreAttention, attentionBlocks, finalNorm, lmHead, options);
   }
 

@@ -1,4 +1,4 @@
-import { InvalidOptionError, PromptOverflowError } from '../../src/errors.js';
+import { EngineError, InvalidOptionError, PromptOverflowError } from '../../src/errors.js';
 import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
 import type { ChatMessage, ChatTokenizer, LoadedCheckpoint } from '../checkpoint/types.js';
 import { createSampler, IncrementalDecoder, scoreFromLogits, StopStringMatcher } from '../generation/index.js';
@@ -32,6 +32,7 @@ const DEFAULT_MAX_TOKENS = 256;
 export class OnnxEngine implements LocalEngine {
   readonly info: EngineInfo;
   private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
 
   private constructor(
     readonly checkpoint: LoadedCheckpoint,
@@ -86,6 +87,8 @@ export class OnnxEngine implements LocalEngine {
   }
 
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     await this.queue.catch(() => undefined);
     await this.model.dispose();
   }
@@ -119,7 +122,10 @@ export class OnnxEngine implements LocalEngine {
     };
     let finishReason: FinishReason = 'length';
     for (;;) {
-      
+      if (control.shouldStop()) {
+        finishReason = 'aborted';
+        break;
+      }
       // Ids past the tokenizer's vocabulary are padding rows of the embedding: never sample them.
       const next = sample(logits.subarray(0, sampleableVocabulary));
       if (eos.has(next)) {
@@ -207,6 +213,7 @@ export class OnnxEngine implements LocalEngine {
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
+    if (this.disposed) return Promise.reject(new EngineError('the engine was disposed', 'open the engine again (openLocalEngine)'));
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
     return run;

@@ -16,6 +16,7 @@ function revive(error: SerializedError): Error {
   if (error.code === 'ABORTED') return new AbortedError();
   if (error.code !== undefined) {
     const revived = new TomeError(error.code as TomeErrorCode, error.message, { fix: error.fix ?? '' });
+    Object.assign(revived, error.details ?? {});
     revived.name = error.name;
     return revived;
   }
@@ -38,6 +39,8 @@ export class WorkerEngine implements LocalEngine {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private exited: Error | null = null;
+  /** Set by the first dispose(): later calls are refused, and the worker stays referenced until it has exited. */
+  private disposing: Promise<void> | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -61,8 +64,13 @@ export class WorkerEngine implements LocalEngine {
         else reject(new EngineError(`unexpected first message from the engine thread: ${message.type}`, 'report this bug'));
       };
       const onError = (error: Error) => reject(new EngineError(`the engine thread failed to start: ${error.message}`, 'check that onnxruntime-node is installed (npm install)', error));
+      // A thread that dies before saying anything (out of memory while loading) must not leave open() pending.
+      const onExit = (code: number) => reject(new EngineError(`the engine thread exited (code ${code}) while loading ${directory}`, 'check free memory for the checkpoint size; rerun with TOME_DEBUG=1'));
       worker.on('message', onMessage);
       worker.on('error', onError);
+      worker.once('exit', onExit);
+      const settled = () => worker.off('exit', onExit);
+      worker.once('message', settled);
     });
   }
 
@@ -87,16 +95,20 @@ export class WorkerEngine implements LocalEngine {
     return this.call({ method: 'embed', texts }, options.signal) as Promise<number[][]>;
   }
 
-  async dispose(): Promise<void> {
-    if (this.exited) return;
-    await new Promise<void>((resolve) => {
+  dispose(): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    this.disposing ??= new Promise<void>((resolve) => {
       this.worker.once('exit', () => resolve());
+      // Referenced until the exit: a call settling in the meantime must not unref it, or a process with nothing
+      // else to do would end with this promise unsettled.
       this.worker.ref();
       this.worker.postMessage({ type: 'dispose' } satisfies ToWorker);
     });
+    return this.disposing;
   }
 
   private call(call: WorkerCall, signal?: AbortSignal, onText?: (delta: string) => void): Promise<unknown> {
+    if (this.disposing) return Promise.reject(new EngineError('the engine was disposed', 'open the engine again'));
     if (this.exited) return Promise.reject(this.exited);
     if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
     const id = this.nextId++;
@@ -107,7 +119,7 @@ export class WorkerEngine implements LocalEngine {
       const settle = () => {
         signal?.removeEventListener('abort', onAbort);
         this.pending.delete(id);
-        if (this.pending.size === 0) this.worker.unref();
+        if (this.pending.size === 0 && !this.disposing) this.worker.unref();
       };
       this.pending.set(id, {
         resolve: (value) => (settle(), resolve(value)),

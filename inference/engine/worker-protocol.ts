@@ -24,6 +24,8 @@ export interface SerializedError {
   message: string;
   code?: string;
   fix?: string;
+  /** A TomeError's own scalar fields (ModelLoadError.file/field, InvalidOptionError.option, …). */
+  details?: Record<string, string | number | boolean>;
 }
 
 export type FromWorker =

@@ -17,7 +17,12 @@ import type { GraphInitializer, GraphNode } from './onnx-graph.js';
  * - g_idx (deprecated, left empty) and bias float [N] (optional, input 5).
  * - attributes K, N, bits (4 and 8 both run on ORT 1.30 CPU), block_size (power of two ≥ 16), accuracy_level:
  *   0/1 compute in fp32 (matches a float MatMul of {@link QuantizedWeight.dequantized} to ~1e-6 relative); 4
- *   quantizes A to int8 per block on the fly (faster; ~1e-2 relative difference on random data, see the test).
+ *   quantizes A to int8 per block on the fly (~4e-3 relative difference on random data, see the test).
+ *
+ * Speed (2 threads, best-of-N, SmolLM2-135M shapes, .scratch/nbits-bench.ts): only 4-bit with accuracy_level 4 pays
+ * at decode on AVX2 (1.6× hot-cache, ~2× with weights streamed from DRAM as in a real model); accuracy_level 0 is
+ * 0.4–0.7× fp32 there (≥1.4× on AVX-512). 8 bits with accuracy_level 0 takes a slow fallback (~10–20× slower than
+ * fp32): use 8 bits with accuracy_level 4 only. At prefill (M=512) nothing beats fp32 sgemm reliably.
  */
 
 /** Options for {@link quantizeBlockwise}. */

@@ -53,6 +53,21 @@ describe('tome model fixture → tome generate', () => {
     expect(stderr).toMatch(/tome: \d+ tokens \((length|eos|stop)\); prefill \d+ tokens in [\d.]+ ms \([\d.]+ tok\/s\), decode [\d.]+ tok\/s/);
   });
 
+  it('tome bench inference --json reports throughput and the two roofs measured in the same run', () => {
+    const { code, stdout, stderr } = tome('bench', 'inference', '--model', `onnx:${checkpoint}`, '--chunk', '32', '--decode-tokens', '4', '--json');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout) as Record<string, number>;
+    for (const key of ['prefillTokPerS', 'decodeTokPerS', 'prefillRoofTokPerS', 'decodeRoofTokPerS']) expect(result[key], key).toBeGreaterThan(0);
+    expect(result['prefillShareOfRoof']).toBeCloseTo(result['prefillTokPerS']! / result['prefillRoofTokPerS']!, 2);
+  });
+
+  it('generate --quantize int4 runs the MatMulNBits engine', () => {
+    const { code, stdout } = tome('generate', '--model', `onnx:${checkpoint}`, '--prompt', 'The whale', '--max-tokens', '4', '--quantize', 'int4', '--json');
+    expect(code).toBe(0);
+    expect((JSON.parse(stdout) as { tokens: number }).tokens).toBeGreaterThan(0);
+  });
+
   it('bad input exits 2 with a message and a fix, no stack trace', () => {
     for (const args of [
       ['generate', '--model', 'extractive', '--prompt', 'x'],
@@ -60,6 +75,7 @@ describe('tome model fixture → tome generate', () => {
       ['generate', '--model', `onnx:${checkpoint}`],
       ['generate', '--model', `onnx:${checkpoint}`, '--prompt', 'x', '--temperature', '-1'],
       ['model', 'fixture', join(directory, 'other'), '--preset', 'huge'],
+      ['generate', '--model', `onnx:${checkpoint}`, '--prompt', 'x', '--quantize', 'int3'],
     ]) {
       const { code, stderr } = tome(...args);
       expect(code, args.join(' ')).toBe(2);

@@ -146,6 +146,24 @@ describe('OnnxEngine greedy generation', () => {
   });
 });
 
+describe('OnnxEngine concurrent calls', () => {
+  it('run one at a time, each with the result it would have had alone', async () => {
+    const prompts = [PROMPT, 'A lake sits past the old town', `${PROMPT} past the old town`];
+    const alone: GenerateResult[] = [];
+    const fresh = await openEngine();
+    for (const prompt of prompts) alone.push(await fresh.generate({ prompt, maxTokens: 10 }));
+    const scoredAlone = await fresh.score(PROMPT, ' past the old town');
+    const [first, second, scored, third] = await Promise.all([
+      engine.generate({ prompt: prompts[0]!, maxTokens: 10 }),
+      engine.generate({ prompt: prompts[1]!, maxTokens: 10 }),
+      engine.score(PROMPT, ' past the old town'),
+      engine.generate({ prompt: prompts[2]!, maxTokens: 10 }),
+    ]);
+    expect([first, second, third].map((result) => result.tokenIds)).toEqual(alone.map((result) => result.tokenIds));
+    expect(scored.logProbs).toEqual(scoredAlone.logProbs);
+  });
+});
+
 describe('OnnxEngine stop strings', () => {
   let unconstrained: { result: GenerateResult; deltas: string[] };
   beforeAll(async () => {
@@ -200,6 +218,16 @@ describe('OnnxEngine stop strings', () => {
     }
     expect(spanning, `no stop string spans a delta boundary in ${JSON.stringify(deltas)}`).toBeDefined();
     await expectStopsAt(spanning!);
+  });
+
+  it('text held back as the possible start of a stop string is emitted when generation ends without it', async () => {
+    const full = unconstrained.result.text;
+    // Starts with the text's last characters, so the matcher holds them until the generation ends.
+    const stop = `${full.slice(-2)}\u0000`;
+    const { result, deltas } = await generateStreaming(engine, { prompt: PROMPT, maxTokens: 40, stop: [stop] });
+    expect(result.text).toBe(full);
+    expect(deltas.join('')).toBe(full);
+    expect(result.finishReason).toBe(unconstrained.result.finishReason);
   });
 
   it('the earliest of several stop strings wins; an absent one changes nothing', async () => {
@@ -394,6 +422,21 @@ describe('OnnxEngine abort', () => {
     expect(stoppedAfter).toBeLessThan(500);
     // The engine is intact afterwards: the next generation is the reference's.
     const next = await engine.generate({ prompt: PROMPT, maxTokens: GOLDEN_TOKENS });
+    expect(next.tokenIds).toEqual(referenceGreedy(reference.tokenizer.encode(PROMPT), GOLDEN_TOKENS).tokenIds);
+  });
+
+  it('an abort during the prefill of a long prompt rejects with AbortedError, and the memory is rolled back', async () => {
+    const chunked = await openEngine({ prefillChunkSize: 128 });
+    const longPrompt = 'the river runs '.repeat(280);
+    expect(await chunked.countTokens(longPrompt)).toBeGreaterThan(1500);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    const started = performance.now();
+    const error = await chunked.generate({ prompt: longPrompt, maxTokens: 4, signal: controller.signal }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AbortedError);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(chunked.model.memory.length).toBe(0);
+    const next = await chunked.generate({ prompt: PROMPT, maxTokens: GOLDEN_TOKENS });
     expect(next.tokenIds).toEqual(referenceGreedy(reference.tokenizer.encode(PROMPT), GOLDEN_TOKENS).tokenIds);
   });
 
