@@ -33,7 +33,7 @@ export interface FloatTensor {
 export function availableExecutionProvider(requested: SessionOptions['executionProvider'] = 'auto'): ExecutionProviderName {
   const cudaBundled = ort.listSupportedBackends().some((backend) => backend.name === 'cuda' && backend.bundled);
   if (requested === 'cuda' && !cudaBundled) {
-    throw new EngineError('the CUDA execution provider is not available in this onnxruntime-node install', 'reinstall onnxruntime-node with network access so its postinstall can fetch the CUDA binaries (ONNXRUNTIME_NODE_INSTALL_CUDA=v12), or use --device cpu');
+    throw new EngineError('the CUDA execution provider is not available in this onnxruntime-node install', 'reinstall onnxruntime-node with network access so its postinstall can fetch the CUDA binaries (ONNXRUNTIME_NODE_INSTALL_CUDA=v12), or open the engine with executionProvider: \'cpu\'');
   }
   if (requested === 'auto') return cudaBundled ? 'cuda' : 'cpu';
   return requested;
