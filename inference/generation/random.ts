@@ -43,6 +43,17 @@ export class SeededRandom {
     if ((this.a | this.b | this.c | this.d) === 0) this.a = 1; // the all-zero state would stay zero forever
   }
 
+  /**
+   * A generator started from four explicit state words (callers with their own seeding scheme, e.g. fixtures seeded
+   * per tensor name). An all-zero state is nudged, as xoshiro cannot leave it.
+   */
+  static fromState(words: readonly [number, number, number, number]): SeededRandom {
+    const random = new SeededRandom(0);
+    [random.a, random.b, random.c, random.d] = words.map((word) => word >>> 0) as [number, number, number, number];
+    if ((random.a | random.b | random.c | random.d) === 0) random.a = 1;
+    return random;
+  }
+
   /** The next 32-bit unsigned integer. */
   nextUint32(): number {
     const result = Math.imul(rotateLeft(Math.imul(this.b, 5), 7), 9) >>> 0;
