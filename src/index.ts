@@ -11,6 +11,7 @@ export { ApproximateTokenCounter, approximateTokenCounter } from './tokens/appro
 export { ExtractiveChatModel, type ExtractiveChatModelCallOptions, type ExtractiveChatModelFields } from './models/extractive/extractive-chat-model.js';
 export { countWords } from './models/extractive/selection.js';
 export * from './models/model-handle.js';
+export type * from './models/prompt-scorer.js';
 export * from './models/model-spec.js';
 export * from './executor/executor.js';
 export * from './executor/in-process-executor.js';

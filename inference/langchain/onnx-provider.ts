@@ -13,7 +13,7 @@ export async function resolveOnnxModel(rest: string, options: ResolveModelOption
   const directory = await resolveCheckpointDirectory(rest, engineOptions.hub);
   const [engine, tokenCounter] = await Promise.all([openLocalEngine(directory, { ...engineOptions, modelName: `onnx:${rest}` }), loadTokenizerCounter(directory)]);
   const chatModel = new ChatOnnx({ engine, temperature: options.temperature ?? 0, ...(options.providerFields ?? {}) });
-  return modelHandleFrom(chatModel, { name: `onnx:${rest}`, contextWindow: options.contextWindow ?? engine.info.contextWindow, tokenCounter });
+  return modelHandleFrom(chatModel, { name: `onnx:${rest}`, contextWindow: options.contextWindow ?? engine.info.contextWindow, tokenCounter, scorer: engine });
 }
 
 /** Teach `resolveModel` the `onnx:` prefix (done when tome/inference is imported). */

@@ -2,6 +2,7 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { InvalidOptionError } from '../errors.js';
 import { approximateTokenCounter } from '../tokens/approximate-token-counter.js';
 import type { TokenCounter } from '../tokens/token-counter.js';
+import type { PromptScorer } from './prompt-scorer.js';
 
 /**
  * A chat model together with what tome needs to budget prompts for it. Agents only ever talk to `chatModel`
@@ -16,6 +17,8 @@ export interface ModelHandle {
   readonly tokenCounter: TokenCounter;
   /** True for tome's extractive engine: results say so, so nobody mistakes them for LLM output. */
   readonly extractive: boolean;
+  /** Present when the model can score text (local engines): what XL3M's certainty measure runs on. */
+  readonly scorer?: PromptScorer;
 }
 
 /** Context window assumed when neither the caller nor the model's profile gives one. */
@@ -28,6 +31,8 @@ export interface ModelHandleOptions {
   tokenCounter?: TokenCounter;
   /** Default: the model's `_llmType()`. */
   name?: string;
+  /** The model's scoring side, when it has one (local engines). */
+  scorer?: PromptScorer;
 }
 
 /** Wrap any LangChain chat model so tome's pipelines can use it. */
@@ -42,6 +47,7 @@ export function modelHandleFrom(chatModel: BaseChatModel, options: ModelHandleOp
     contextWindow,
     tokenCounter: options.tokenCounter ?? approximateTokenCounter,
     extractive: chatModel._llmType() === 'tome-extractive',
+    ...(options.scorer ? { scorer: options.scorer } : {}),
   };
 }
 
