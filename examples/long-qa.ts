@@ -25,7 +25,8 @@ const model = await resolveModel(spec);
 console.log(`${document.name}: ${model.tokenCounter.count(document.text).toLocaleString()} tokens; model ${model.spec}; question: ${question}\n`);
 
 const results: AskResult[] = [];
-for (const method of ASK_METHODS) {
+// XL3M ranks segments by the model's own next-token entropy: only models that can score text (onnx:) run it.
+for (const method of ASK_METHODS.filter((name) => name !== 'xl3m' || model.scorer !== undefined)) {
   const result = await askPipeline(method, { model, concurrency: 4 }).invoke({ document, question });
   results.push(result);
   console.log(`=== ${method} ===\n${result.answer}`);

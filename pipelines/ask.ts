@@ -17,7 +17,7 @@ export interface Evidence {
   readonly charEnd: number;
 }
 
-export type AskMethod = 'coa' | 'scm' | 'rag' | 'truncate';
+export type AskMethod = 'coa' | 'scm' | 'rag' | 'truncate' | 'xl3m';
 
 /** What `tome ask --json` prints. */
 export interface AskResult {

@@ -7,6 +7,7 @@ import { INCREMENTAL_SUMMARY, incrementalSummary } from './incremental-summary.j
 import { CHAIN_OF_AGENTS_SUMMARY, chainOfAgentsOptionsFrom, chainOfAgentsSummary } from './chain-of-agents.js';
 import { SCM_SUMMARY, scmSummary } from './scm-summary.js';
 import { askPipeline, ASK_METHODS } from './ask-methods.js';
+import { xl3mAnswer, xl3mOptionsFrom } from './xl3m.js';
 
 export * from './book-summary.js';
 export { hierarchicalSummary, HIERARCHICAL_SUMMARY, trailingSentencesWithin } from './hierarchical-summary.js';
@@ -19,6 +20,7 @@ export { scmAnswer, type ScmAnswerOptions, type ScmAnswerResult } from './scm.js
 export { scmSummary, SCM_SUMMARY, type ScmSummaryOptions } from './scm-summary.js';
 export { ScmChatSession, type ScmChatOptions } from './scm-chat.js';
 export * from './chain-of-agents.js';
+export { xl3mAnswer, xl3mOptionsFrom, XL3M_ANSWER, XL3M_DEFAULTS, type Xl3mOptions, type Xl3mInput, type Xl3mDocumentInput, type Xl3mFileInput, type Xl3mResult, type Xl3mSelectedSegment } from './xl3m.js';
 
 export const SUMMARY_METHODS: readonly SummaryMethod[] = ['hierarchical', 'incremental', 'coa', 'scm'];
 
@@ -60,7 +62,7 @@ registerPipeline(CHAIN_OF_AGENTS_SUMMARY, 'Summary by Chain-of-Agents: workers r
 registerPipeline(SCM_SUMMARY, "Summary by SCM's ultra-long document mode: block summaries, then merges keeping ~30%.", (settings) => scmSummary(settings));
 
 /** Ask methods as registered pipelines over a document: `tome run ask-rag book.txt --option question="…"`. */
-for (const method of ASK_METHODS) {
+for (const method of ASK_METHODS.filter((name) => name !== 'xl3m')) {
   registerPipeline(`ask-${method}`, `Answer --option question=… about the document with ${method}.`, (settings, options) => {
     const { question } = options;
     if (question === undefined || question.trim() === '') throw new InvalidOptionError('--option question', question, 'the question to answer, e.g. --option question="Who is Ishmael?"');
@@ -68,3 +70,10 @@ for (const method of ASK_METHODS) {
     return new Pipeline({ name: `ask-${method}`, options: { question }, run: (input, context) => inner.definition.run({ document: toDocument(input), question }, context) }, settings);
   });
 }
+
+/** XL3M's question is optional: without one, the document's last `questionTokens` tokens are the question. */
+registerPipeline('ask-xl3m', 'Answer --option question=… (default: the last tokens of the input) with XL3M key-context selection (local models).', (settings, options) => {
+  const { question, ...rest } = options;
+  const inner = xl3mAnswer(settings, xl3mOptionsFrom(rest));
+  return new Pipeline({ name: 'ask-xl3m', options: { question: question ?? null, ...rest }, run: (input, context) => inner.definition.run({ document: toDocument(input), question }, context) }, settings);
+});

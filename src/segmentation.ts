@@ -31,7 +31,7 @@ export interface SegmentOptions {
  * Boundaries tried in order: a piece too big for the budget at one level is cut at the next. The boundary text
  * (blank lines, the space after a full stop) stays at the end of the piece before it, so nothing is dropped.
  */
-const BOUNDARY_LEVELS: readonly RegExp[] = [
+export const BOUNDARY_LEVELS: readonly RegExp[] = [
   /\n[ \t]*\n\s*/g, // paragraphs: a blank line, and any run of blank lines after it
   /[.!?…]+["'”’)\]]*\s+/g, // sentences: terminal punctuation, closing quotes, then whitespace
   /\n/g, // lines: hard-wrapped verse, lists, code

@@ -40,6 +40,14 @@ export function logSoftmaxAt(logits: Float32Array, offset: number, vocab: number
  */
 export function entropyAt(logits: Float32Array, offset: number, vocab: number): number {
   checkRow(logits, offset, vocab);
+  return rowStatistics(logits, offset, vocab).entropy;
+}
+
+/**
+ * One row's max, log-normalizer and entropy from a single exp pass (scoring a continuation needs both the
+ * log-probability of the actual token and the entropy; separate passes made XL3M's scoring 10% slower than prefill).
+ */
+function rowStatistics(logits: Float32Array, offset: number, vocab: number): { max: number; logNormalizer: number; entropy: number } {
   const max = rowMax(logits, offset, vocab);
   let normalizer = 0;
   let weightedShifted = 0;
@@ -50,7 +58,8 @@ export function entropyAt(logits: Float32Array, offset: number, vocab: number): 
     normalizer += weight;
     weightedShifted += weight * shifted;
   }
-  return Math.log(normalizer) - weightedShifted / normalizer;
+  const logNormalizer = Math.log(normalizer);
+  return { max, logNormalizer, entropy: logNormalizer - weightedShifted / normalizer };
 }
 
 /** Per-token scores of a continuation. */
@@ -74,8 +83,11 @@ export function scoreFromLogits(logits: Float32Array, vocab: number, tokenIds: r
   const entropies: number[] = [];
   for (let i = 0; i < tokenIds.length; i++) {
     const offset = (firstRow + i) * vocab;
-    logProbs.push(logSoftmaxAt(logits, offset, vocab, tokenIds[i]!));
-    entropies.push(entropyAt(logits, offset, vocab));
+    const tokenId = tokenIds[i]!;
+    if (!(Number.isInteger(tokenId) && tokenId >= 0 && tokenId < vocab)) throw new InvalidOptionError('tokenId', tokenId, `an integer in [0, ${vocab})`);
+    const { max, logNormalizer, entropy } = rowStatistics(logits, offset, vocab);
+    logProbs.push(logits[offset + tokenId]! - max - logNormalizer);
+    entropies.push(entropy);
   }
   return { logProbs, entropies };
 }

@@ -1,7 +1,10 @@
 import { loadDocument } from '../documents.js';
+import { InvalidOptionError } from '../errors.js';
 import { modelFor } from './queue-commands.js';
 import { askPipeline, type AskOptions } from '../../pipelines/ask-methods.js';
 import type { AskMethod } from '../../pipelines/ask.js';
+import type { CertaintyMeasure } from '../../agents/xl3m/certainty.js';
+import { parseXl3mSelect, xl3mAnswer } from '../../pipelines/xl3m.js';
 import { runWithProgress } from './run-with-progress.js';
 
 export interface AskCommandOptions {
@@ -17,13 +20,22 @@ export interface AskCommandOptions {
   memory?: string;
   maxCuTokens?: number;
   paths?: number;
+  questionTokens?: number;
+  select?: string;
+  measure?: CertaintyMeasure;
+  threshold?: number;
   out?: string;
   queue?: string;
   prefix?: string;
 }
 
-/** `tome ask <file> <question>`: the answer as text, or the whole result with evidence as JSON. */
-export async function ask(file: string, question: string, options: AskCommandOptions): Promise<string> {
+/**
+ * `tome ask <file> [question]`: the answer as text, or the whole result with evidence as JSON. Only xl3m may go
+ * without a question (it then takes the file's last tokens) and it streams the file instead of loading it.
+ */
+export async function ask(file: string, question: string | undefined, options: AskCommandOptions): Promise<string> {
+  if (options.method === 'xl3m') return askXl3m(file, question, options);
+  if (question === undefined) throw new InvalidOptionError('question', question, 'the question to answer (only --method xl3m can take it from the end of the file)');
   const document = await loadDocument(file);
   const { model, close } = await modelFor(options.model, options);
   const askOptions: AskOptions = {
@@ -41,6 +53,22 @@ export async function ask(file: string, question: string, options: AskCommandOpt
     const pipeline = askPipeline(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, askOptions);
     const result = await runWithProgress(pipeline, { document, question });
     if (streamToStdout) return '';
+    return options.json ? JSON.stringify(result) : result.answer;
+  } finally {
+    await close();
+  }
+}
+
+/** XL3M over the file as a stream: the progress bar counts scored segments. */
+async function askXl3m(file: string, question: string | undefined, options: AskCommandOptions): Promise<string> {
+  const select = options.select === undefined ? {} : parseXl3mSelect(options.select);
+  const { model, close } = await modelFor(options.model, options);
+  try {
+    const pipeline = xl3mAnswer(
+      { model, concurrency: options.concurrency, checkpointPath: options.checkpoint },
+      { segmentTokens: options.segmentTokens, questionTokens: options.questionTokens, measure: options.measure, threshold: options.threshold, answerWords: options.answerWords, k: options.k, ...select },
+    );
+    const result = await runWithProgress(pipeline, { path: file, question });
     return options.json ? JSON.stringify(result) : result.answer;
   } finally {
     await close();

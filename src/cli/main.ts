@@ -7,6 +7,7 @@ import { loadDocument } from '../documents.js';
 import { getPipeline, listPipelines } from '../pipeline/registry.js';
 import { bookSummary, SUMMARY_METHODS, type SummaryMethod, type SummaryResult } from '../../pipelines/index.js';
 import { ASK_METHODS } from '../../pipelines/ask-methods.js';
+import { CERTAINTY_MEASURES } from '../../agents/xl3m/certainty.js';
 import { ask } from './ask-command.js';
 import { chat } from './chat-command.js';
 import { loadPlugins } from '../plugins.js';
@@ -46,6 +47,12 @@ function wholeNumber(minimum: number) {
     if (!Number.isInteger(parsed) || parsed < minimum) throw new InvalidArgumentError(`expected a whole number ≥ ${minimum}.`);
     return parsed;
   };
+}
+
+function finiteNumber(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new InvalidArgumentError('expected a number.');
+  return parsed;
 }
 
 function keyValue(value: string, previous: Record<string, string>): Record<string, string> {
@@ -141,15 +148,19 @@ export function buildProgram(): Command {
       .command('ask')
       .description('answer a question about a long document')
       .argument('<file>', 'UTF-8 text file')
-      .argument('<question>', 'the question')
-      .addOption(new Option('--method <method>', 'coa (Chain-of-Agents), scm (Self-Controlled Memory), rag or truncate').choices(ASK_METHODS).default('coa'))
+      .argument('[question]', 'the question (xl3m only: default the last --question-tokens tokens of the file)')
+      .addOption(new Option('--method <method>', 'coa (Chain-of-Agents), scm (Self-Controlled Memory), rag, truncate or xl3m (key-context selection; onnx: models)').choices(ASK_METHODS).default('coa'))
       .option('--k <n>', 'rag/scm: segments or memories retrieved', wholeNumber(1))
-      .option('--segment-tokens <tokens>', 'rag/scm: tokens per segment (default 512)', wholeNumber(32))
+      .option('--segment-tokens <tokens>', 'rag/scm/xl3m: tokens per segment (default 512)', wholeNumber(32))
+      .option('--question-tokens <tokens>', 'xl3m without a question: the last this many tokens are the question (default 64)', wholeNumber(1))
+      .option('--select <k|budget>', 'xl3m: keep the k most certain segments, or as many as fit the window (budget, default) or budget:<tokens>')
+      .addOption(new Option('--measure <measure>', 'xl3m: certainty of the model on the question').choices(CERTAINTY_MEASURES).default('mean-entropy'))
+      .option('--threshold <nats>', 'xl3m: keep only segments whose measure is at most this', finiteNumber)
       .option('--answer-words <words>', 'most words in the answer (default 130)', wholeNumber(1))
       .option('--memory <dir>', "scm: keep the document's memory here so later questions skip reading it")
       .option('--max-cu-tokens <tokens>', 'coa: most tokens per communication unit', wholeNumber(32))
       .option('--paths <n>', 'coa: reading paths, judged by the model', wholeNumber(1)),
-  ).action(async (file: string, question: string, options) => {
+  ).action(async (file: string, question: string | undefined, options) => {
     const text = await ask(file, question, options);
     // An empty text means the answer was already streamed to stdout; end its line.
     if (text === '') process.stdout.write('\n');
