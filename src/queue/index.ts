@@ -10,6 +10,7 @@ export { resolveConnection, redact, DEFAULT_QUEUE_PREFIX, type QueueConnectionOp
 export { TomeQueue, DEFAULT_RETENTION_SECONDS, type SubmitOptions, type JobStatus, type JobState } from './tome-queue.js';
 export { TomeWorker, type TomeWorkerOptions } from './tome-worker.js';
 export { RemoteChatModel, MODEL_CALL_ATTEMPTS } from './remote-chat-model.js';
-export { MAX_PAYLOAD_BYTES, checkModelCallJob, checkDocumentJob, type ModelCallJob, type ModelCallResult, type DocumentJob } from './payload.js';
+export { RemoteScorer } from './remote-scorer.js';
+export { MAX_PAYLOAD_BYTES, checkModelCallJob, checkScoreJob, checkDocumentJob, type ScoreJob, type ModelCallJob, type ModelCallResult, type DocumentJob } from './payload.js';
 export { DOCUMENT_QUEUE, modelCallQueue } from './queue-names.js';
 export { startDashboard, discoverQueues, DASHBOARD_DEFAULT_PORT, type Dashboard, type DashboardOptions } from './dashboard.js';

@@ -7,7 +7,8 @@ import { loadPlugins } from '../plugins.js';
 import { resolveModel } from '../models/model-spec.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { THREAD_CONTEXT_WINDOW_ENV, THREAD_MODEL_ENV, THREAD_PLUGINS_ENV } from './model-call-processor-file.js';
-import { runModelCall } from './model-call-runner.js';
+import type { ContinuationScores } from '../models/prompt-scorer.js';
+import { runModelJob } from './model-call-runner.js';
 import type { ModelCallResult } from './payload.js';
 
 let model: Promise<ModelHandle> | undefined;
@@ -20,7 +21,7 @@ async function threadModel(): Promise<ModelHandle> {
   return resolveModel(spec, Number.isInteger(contextWindow) && contextWindow > 0 ? { contextWindow } : {});
 }
 
-export default async function processModelCall(job: SandboxedJob): Promise<ModelCallResult> {
+export default async function processModelCall(job: SandboxedJob): Promise<ModelCallResult | ContinuationScores> {
   model ??= threadModel();
-  return runModelCall(job.data, await model);
+  return runModelJob(job.name, job.data, await model);
 }

@@ -4,7 +4,24 @@ import { UnrecoverableError } from 'bullmq';
 import { TomeError } from '../errors.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import type { TomeTaskCallOptions } from '../tasks.js';
-import { checkModelCallJob, type ModelCallResult } from './payload.js';
+import type { ContinuationScores } from '../models/prompt-scorer.js';
+import { checkModelCallJob, checkScoreJob, type ModelCallResult } from './payload.js';
+
+/** Job names on a model's queue: chat calls, and scoring passes (only models that can score text serve those). */
+export const SCORE_JOB = 'score';
+
+/** Run one job from a model's queue with `model`, by its name. */
+export function runModelJob(name: string, jobData: unknown, model: ModelHandle): Promise<ModelCallResult | ContinuationScores> {
+  return name === SCORE_JOB ? runScore(jobData, model) : runModelCall(jobData, model);
+}
+
+/** Score a continuation with the worker's model (a local engine); chat APIs cannot, and fail the job at once. */
+export async function runScore(jobData: unknown, model: ModelHandle): Promise<ContinuationScores> {
+  const data = unrecoverableOnBadInput(() => checkScoreJob(jobData));
+  if (data.spec !== model.spec) throw new UnrecoverableError(`this worker serves ${model.spec}, not ${data.spec}`);
+  if (!model.scorer) throw new UnrecoverableError(`${model.spec} cannot score text (chat APIs expose no next-token distributions); serve an onnx: model`);
+  return model.scorer.score(data.context, data.continuation);
+}
 
 /** Answer one queued model call with `model` (on the worker's thread or in a sandbox thread). */
 export async function runModelCall(jobData: unknown, model: ModelHandle): Promise<ModelCallResult> {

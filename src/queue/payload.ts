@@ -18,6 +18,13 @@ export interface ModelCallResult {
   readonly responseMetadata: Record<string, unknown>;
 }
 
+/** One scoring pass (XL3M's certainty, evaluation): log-probabilities of `continuation` after `context`. */
+export interface ScoreJob {
+  readonly spec: string;
+  readonly context: string;
+  readonly continuation: string;
+}
+
 /** A whole document run through a registered pipeline; the text travels once, by content hash. */
 export interface DocumentJob {
   readonly documentSha256: string;
@@ -30,6 +37,7 @@ export interface DocumentJob {
 
 const storedMessage = z.object({ type: z.string().max(64), data: z.object({ content: z.unknown() }).passthrough() }).passthrough();
 const modelCallSchema = z.object({ spec: z.string().min(1).max(512), messages: z.array(storedMessage).min(1).max(10_000), task: z.object({ kind: z.string() }).passthrough().optional() });
+const scoreJobSchema = z.object({ spec: z.string().min(1).max(512), context: z.string(), continuation: z.string().min(1) });
 const documentJobSchema = z.object({
   documentSha256: z.string().regex(/^[0-9a-f]{64}$/),
   documentName: z.string().max(1024),
@@ -42,6 +50,11 @@ const documentJobSchema = z.object({
 /** @throws QueueError QUEUE_PAYLOAD_INVALID when the payload is malformed or over {@link MAX_PAYLOAD_BYTES}. */
 export function checkModelCallJob(value: unknown): ModelCallJob {
   return check(modelCallSchema, value, 'model call') as unknown as ModelCallJob;
+}
+
+/** @throws QueueError QUEUE_PAYLOAD_INVALID when the payload is malformed or over {@link MAX_PAYLOAD_BYTES}. */
+export function checkScoreJob(value: unknown): ScoreJob {
+  return check(scoreJobSchema, value, 'score') as ScoreJob;
 }
 
 /** @throws QueueError QUEUE_PAYLOAD_INVALID */

@@ -66,7 +66,7 @@ export const MODEL_CALL_JOB_OPTIONS = {
 } as const;
 
 /** Stop waiting when the signal aborts (the job itself finishes on its worker and stays cached by its id). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise.catch(rethrowPlain);
   if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
   return new Promise<T>((resolve, reject) => {

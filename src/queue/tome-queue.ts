@@ -8,6 +8,7 @@ import { probeConnection, resolveConnection, type QueueConnectionOptions, type R
 import { firstWave } from './first-wave.js';
 import { checkDocumentJob, checkModelCallJob, type DocumentJob } from './payload.js';
 import { DOCUMENT_QUEUE, documentKey, modelCallQueue } from './queue-names.js';
+import { RemoteScorer } from './remote-scorer.js';
 import { MODEL_CALL_JOB_OPTIONS, modelCallJobId, RemoteChatModel } from './remote-chat-model.js';
 
 /** Stored documents and finished results are kept this long (seconds) after their last write. */
@@ -63,12 +64,16 @@ export class TomeQueue {
     return client;
   }
 
-  /** A model handle whose calls run on the workers serving `spec`. */
+  /**
+   * A model handle whose calls run on the workers serving `spec`. Local engines (`onnx:` specs) can also score text
+   * there (XL3M); chat APIs cannot, so their remote handles have no scorer.
+   */
   async remoteModel(spec: string, contextWindow = 8192): Promise<ModelHandle> {
     const name = modelCallQueue(spec);
     const events = this.eventsFor(name);
     await events.waitUntilReady();
-    return modelHandleFrom(new RemoteChatModel(spec, this.queueFor(name), events), { name: spec, contextWindow });
+    const scorer = spec.startsWith('onnx:') ? new RemoteScorer(spec, this.queueFor(name), events) : undefined;
+    return modelHandleFrom(new RemoteChatModel(spec, this.queueFor(name), events), { name: spec, contextWindow, ...(scorer ? { scorer } : {}) });
   }
 
   /**

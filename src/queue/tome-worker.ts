@@ -5,7 +5,7 @@ import { isTransientError } from '../executor/transient-errors.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { getPipeline } from '../pipeline/registry.js';
 import type { QueueConnectionOptions } from './connection.js';
-import { runModelCall, unrecoverableOnBadInput } from './model-call-runner.js';
+import { runModelJob, unrecoverableOnBadInput } from './model-call-runner.js';
 import { checkDocumentJob } from './payload.js';
 import { DOCUMENT_QUEUE, modelCallQueue } from './queue-names.js';
 import { modelCallProcessorFile, THREAD_CONTEXT_WINDOW_ENV, THREAD_MODEL_ENV, THREAD_PLUGINS_ENV } from './model-call-processor-file.js';
@@ -67,7 +67,7 @@ export class TomeWorker {
             // The threads load the same way this process did (e.g. `--import tsx` when running from source).
             workerThreadsOptions: { execArgv: process.execArgv, env: { ...process.env, [THREAD_MODEL_ENV]: options.model.spec, [THREAD_CONTEXT_WINDOW_ENV]: String(options.model.contextWindow), [THREAD_PLUGINS_ENV]: JSON.stringify(options.threads.plugins ?? []) } },
           })
-        : new Worker(callQueue, (job: Job): Promise<unknown> => runModelCall(job.data, options.model), { ...common, connection: producer.open() }),
+        : new Worker(callQueue, (job: Job): Promise<unknown> => runModelJob(job.name, job.data, options.model), { ...common, connection: producer.open() }),
     );
     // A worker must outlive any one bad job or lost connection: report, never throw.
     for (const worker of workers) worker.on('error', (error) => process.stderr.write(`tome worker: ${error.message}\n`));
