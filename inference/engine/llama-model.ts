@@ -2,7 +2,7 @@ import { AbortedError } from '../../src/errors.js';
 import type { LlamaConfig, WeightStore } from '../checkpoint/types.js';
 import { encodeModel, type GraphSpec } from '../graph/onnx-graph.js';
 import { quantizeGraph, type WeightQuantization } from '../graph/quantize-graph.js';
-import { makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
+import { makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, makeTokenDistributionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
 import { computeRope, rotateRows, RotaryTable, type RopeParameters } from '../rope.js';
 import { GraphSession, availableExecutionProvider, type SessionOptions } from '../session.js';
 import { FullAttentionPolicy, type AttentionPolicy } from './attention-policy.js';
@@ -57,6 +57,7 @@ export class LlamaModel {
     private readonly attentionBlocks: GraphSession[],
     private readonly finalNorm: GraphSession,
     private readonly lmHead: GraphSession,
+    private readonly distributions: GraphSession,
     options: LlamaModelOptions,
   ) {
     this.memory = new KvMemory(config.numLayers, config.numKvHeads * config.headDim);
@@ -90,7 +91,8 @@ export class LlamaModel {
     const embedding = embeddingMatrix(weights);
     const finalNorm = await GraphSession.create('final norm', encodeModel(makeFinalNormGraph(dimensions, weights.float32('model.norm.weight'))), options);
     const lmHead = await GraphSession.create('lm head', build(makeLmHeadGraph(dimensions, lmHeadWeight(config, weights, embedding))), options);
-    return new LlamaModel(config, dimensions, embedding, firstPreAttention, attentionBlocks, finalNorm, lmHead, options);
+    const distributions = await GraphSession.create('token distributions', encodeModel(makeTokenDistributionGraph(dimensions)), options);
+    return new LlamaModel(config, dimensions, embedding, firstPreAttention, attentionBlocks, finalNorm, lmHead, distributions, options);
   }
 
   /**
@@ -205,6 +207,12 @@ export class LlamaModel {
     return result['normed']!.data;
   }
 
+  /** log-softmax [rows, vocab] and entropy (nats) [rows] of logits rows [rows, vocab]. */
+  async tokenDistributions(logits: Float32Array, rows: number): Promise<{ logProbs: Float32Array; entropies: Float32Array }> {
+    const result = await this.distributions.run({ logits: { data: logits, dims: [1, rows, this.dimensions.vocabSize] } }, ['log_probs', 'entropy']);
+    return { logProbs: result['log_probs']!.data, entropies: result['entropy']!.data };
+  }
+
   /** The embedding row of a token (read-only view). */
   embeddingRow(tokenId: number): Float32Array {
     const { hiddenSize } = this.dimensions;
@@ -212,7 +220,7 @@ export class LlamaModel {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.firstPreAttention, ...this.attentionBlocks, this.finalNorm, this.lmHead].map((session) => session.dispose()));
+    await Promise.all([this.firstPreAttention, ...this.attentionBlocks, this.finalNorm, this.lmHead, this.distributions].map((session) => session.dispose()));
   }
 }
 

@@ -1,7 +1,7 @@
 import { EngineError, InvalidOptionError, PromptOverflowError } from '../../src/errors.js';
 import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
 import type { ChatMessage, ChatTokenizer, LoadedCheckpoint } from '../checkpoint/types.js';
-import { createSampler, IncrementalDecoder, scoreFromLogits, StopStringMatcher } from '../generation/index.js';
+import { createSampler, IncrementalDecoder, StopStringMatcher } from '../generation/index.js';
 import type { EngineInfo, FinishReason, GenerateRequest, GenerateResult, LocalEngine, ScoreResult } from './engine-contract.js';
 import { LlamaModel, type LlamaModelOptions } from './llama-model.js';
 
@@ -168,8 +168,10 @@ export class OnnxEngine implements LocalEngine {
     const positions = tokenIds.map((_, index) => contextIds.length - 1 + index);
     this.model.memory.truncate(0);
     const { logits } = await this.model.forward(sequence, { logitPositions: positions, shouldStop: () => control.shouldStop() });
-    const scores = scoreFromLogits(logits, this.info.vocabSize, tokenIds);
-    return { tokenIds, ...scores, contextTokens: contextIds.length };
+    const vocab = this.info.vocabSize;
+    const distributions = await this.model.tokenDistributions(logits, tokenIds.length);
+    const logProbs = tokenIds.map((tokenId, row) => distributions.logProbs[row * vocab + tokenId]!);
+    return { tokenIds, logProbs, entropies: Array.from(distributions.entropies), contextTokens: contextIds.length };
   }
 
   /** Mean of the final-normed hidden states over each text's tokens. */

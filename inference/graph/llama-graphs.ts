@@ -194,3 +194,29 @@ export function makeLmHeadGraph(dims: ModelDimensions, lmHeadWeight: Float32Arra
     initializers: [{ name: 'lm_head.weight', dims: [dims.hiddenSize, dims.vocabSize], data: lmHeadWeight }],
   };
 }
+
+/**
+ * Next-token distributions of scored rows, in ONNX Runtime's vectorized kernels instead of a JavaScript exp loop
+ * over the vocabulary (that loop made scoring ~7% slower than a plain prefill of the same tokens):
+ *
+ *   logits [1,N,V] ─► LogSoftmax ─► log_probs [1,N,V]
+ *                         └─► Exp ─► · log_probs ─► ReduceSum(V) ─► Neg ─► entropy [1,N]  (nats)
+ */
+export function makeTokenDistributionGraph(dims: ModelDimensions): GraphSpec {
+  return {
+    name: 'token_distributions',
+    inputs: [{ name: 'logits', dims: [1, 'N', dims.vocabSize] }],
+    outputs: [
+      { name: 'log_probs', dims: [1, 'N', dims.vocabSize] },
+      { name: 'entropy', dims: [1, 'N'] },
+    ],
+    nodes: [
+      { opType: 'LogSoftmax', name: '/scores/LogSoftmax', inputs: ['logits'], outputs: ['log_probs'], attributes: { axis: -1 } },
+      { opType: 'Exp', name: '/scores/Exp', inputs: ['log_probs'], outputs: ['probs'] },
+      { opType: 'Mul', name: '/scores/Mul', inputs: ['probs', 'log_probs'], outputs: ['weighted'] },
+      { opType: 'ReduceSum', name: '/scores/ReduceSum', inputs: ['weighted', 'vocab_axis'], outputs: ['negative_entropy'], attributes: { keepdims: 0 } },
+      { opType: 'Neg', name: '/scores/Neg', inputs: ['negative_entropy'], outputs: ['entropy'] },
+    ],
+    initializers: [{ name: 'vocab_axis', dims: [1], data: BigInt64Array.from([-1n]) }],
+  };
+}
