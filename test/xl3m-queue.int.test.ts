@@ -4,7 +4,6 @@
  * selects. Real Redis at 127.0.0.1:6379 (TOME_TEST_REDIS_URL), its own prefix, everything deleted afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveOnnxModel } from '../inference/langchain/onnx-provider.js';
 import type { ChatOnnx } from '../inference/langchain/chat-onnx.js';
@@ -16,6 +15,7 @@ import { TomeQueue } from '../src/queue/tome-queue.js';
 import { TomeWorker } from '../src/queue/tome-worker.js';
 import { mobyDickChapter } from './helpers/books.js';
 import { writeTinyCheckpoint } from './helpers/tiny-checkpoint.js';
+import { deleteKeysWithPrefix } from './helpers/redis-cleanup.js';
 
 const REDIS_URL = process.env.TOME_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `tome-test-xl3m-${randomUUID()}`;
@@ -38,13 +38,7 @@ afterAll(async () => {
   queue?.queueFor(modelCallQueue(local.spec));
   await queue?.obliterate();
   await queue?.close();
-  const redis = new Redis(REDIS_URL);
-  try {
-    const leftovers = await redis.keys(`${prefix}:*`);
-    if (leftovers.length > 0) await redis.del(...leftovers);
-  } finally {
-    await redis.quit();
-  }
+  await deleteKeysWithPrefix(REDIS_URL, prefix);
   await (local?.chatModel as ChatOnnx | undefined)?.engine.dispose();
   await checkpoint?.remove();
 });

@@ -45,7 +45,8 @@
  * The boundary patterns are `BOUNDARY_LEVELS` of src/segmentation.ts; they locate restart points only (the
  * segments themselves always come from `segmentText`), and test/streaming.test.ts pins them to it.
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+import { statInputFile } from '../documents.js';
 import { InputError, InvalidOptionError, throwIfAborted } from '../errors.js';
 import { BOUNDARY_LEVELS, segmentText, type Segment } from '../segmentation.js';
 import { approximateTokenCounter } from '../tokens/approximate-token-counter.js';
@@ -119,19 +120,7 @@ export interface InputFile {
 
 /** Open a file for reading, with loadDocument's errors for a missing path, a directory or an unreadable file. */
 export async function openInput(path: string): Promise<InputFile> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new InputError('INPUT_NOT_FOUND', path, 'no such file', 'check the path (it is resolved from the current directory)', cause);
-    }
-    throw unreadable(path, cause);
-  }
-  if (info.isDirectory()) {
-    throw new InputError('INPUT_IS_DIRECTORY', path, 'is a directory, not a file', 'pass one text file inside it');
-  }
+  const info = await statInputFile(path);
   try {
     return { path, handle: await open(path, 'r'), size: info.size };
   } catch (cause) {
