@@ -37,6 +37,7 @@ interface Pending {
  */
 export class WorkerEngine implements LocalEngine {
   private readonly pending = new Map<number, Pending>();
+  private readonly stopFlags = new WeakMap<AbortSignal, SharedArrayBuffer>();
   private nextId = 1;
   private exited: Error | null = null;
   /** Set by the first dispose(): later calls are refused, and the worker stays referenced until it has exited. */
@@ -112,12 +113,9 @@ export class WorkerEngine implements LocalEngine {
     if (this.exited) return Promise.reject(this.exited);
     if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
     const id = this.nextId++;
-    const stopFlag = new SharedArrayBuffer(4);
-    const onAbort = () => Atomics.store(new Int32Array(stopFlag), 0, 1);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopFlag = signal ? this.stopFlagFor(signal) : new SharedArrayBuffer(4);
     return new Promise((resolve, reject) => {
       const settle = () => {
-        signal?.removeEventListener('abort', onAbort);
         this.pending.delete(id);
         if (this.pending.size === 0 && !this.disposing) this.worker.unref();
       };
@@ -130,6 +128,21 @@ export class WorkerEngine implements LocalEngine {
       this.worker.ref();
       this.worker.postMessage({ type: 'call', id, call, stopFlag } satisfies ToWorker);
     });
+  }
+
+  /**
+   * One shared stop flag (and one abort listener) per signal, however many calls use it: a pipeline fanning out
+   * dozens of calls under one run signal would otherwise pile a listener per call onto it.
+   */
+  private stopFlagFor(signal: AbortSignal): SharedArrayBuffer {
+    let flag = this.stopFlags.get(signal);
+    if (!flag) {
+      const created = new SharedArrayBuffer(4);
+      signal.addEventListener('abort', () => Atomics.store(new Int32Array(created), 0, 1), { once: true });
+      this.stopFlags.set(signal, created);
+      flag = created;
+    }
+    return flag;
   }
 
   private receive(message: FromWorker): void {
