@@ -8,6 +8,9 @@
  *    of one job at a time (add, waitUntilFinished): the floor under anything built on BullMQ here.
  * 2. tome's per-call overhead: model calls through `TomeQueue.remoteModel` to an in-process TomeWorker serving a
  *    model that answers at once, against the same calls on that model directly; one at a time and 16 in flight.
+ * 2b. tome's per-step overhead on the Redis executor: `RedisExecutor.map` of a registered task that returns at
+ *    once (each step a job on the `tasks` queue, run by an in-process TomeWorker), against `InProcessExecutor.map` of
+ *    the same task; one step at a time and 16 in flight. This is the per-segment cost of a distributed map.
  * 3. Worker scaling: 64 concurrent calls to a model whose every call takes 50 ms, served by 1, 2 and 4 worker
  *    processes (bench/queue-worker-process.ts) at concurrency 1 each.
  *
@@ -24,6 +27,10 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { HumanMessage } from '@langchain/core/messages';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { resolveModel } from '../src/models/model-spec.js';
+import { InProcessExecutor } from '../src/executor/in-process-executor.js';
+import { registerTask } from '../src/executor/task-registry.js';
+import type { Executor } from '../src/executor/executor.js';
+import { RedisExecutor } from '../src/queue/redis-executor.js';
 import { resolveConnection } from '../src/queue/connection.js';
 import { TomeQueue } from '../src/queue/tome-queue.js';
 import { TomeWorker } from '../src/queue/tome-worker.js';
@@ -199,6 +206,50 @@ async function perCallOverhead(calls = 300, inFlight = 16) {
   }
 }
 
+/** A step that does nothing: what is left of its time on the Redis executor is the executor's own. */
+const echoStep = registerTask<{ label: string; n: number }, number>({ name: 'bench/echo', run: async (input) => input.n });
+
+/** `count` steps of `echoStep`, `inFlight` at a time, through `executor`. */
+async function stepMany(executor: Executor, label: string, count: number, inFlight: number): Promise<number> {
+  const started = performance.now();
+  const results = await executor.map(echoStep, Array.from({ length: count }, (_, n) => ({ label, n })), { concurrency: inFlight });
+  if (results.length !== count || results.some((value, index) => value !== index)) throw new Error(`${label}: results out of order`);
+  return performance.now() - started;
+}
+
+/** 2b. Per-step overhead of RedisExecutor.map against InProcessExecutor.map, on a task that returns at once. */
+async function perStepOverhead(steps = 300, inFlight = 16) {
+  const prefix = benchPrefix('steps');
+  const worker = await TomeWorker.start({ connection: { url: REDIS_URL, prefix }, model: await resolveModel('extractive'), concurrency: inFlight, documents: false });
+  const queue = await TomeQueue.connect({ url: REDIS_URL, prefix });
+  try {
+    const remote = new RedisExecutor(queue);
+    const local = new InProcessExecutor();
+    const runs: Record<'localSequential' | 'remoteSequential' | 'localParallel' | 'remoteParallel', number[]> = { localSequential: [], remoteSequential: [], localParallel: [], remoteParallel: [] };
+    await stepMany(remote, 'warm-up', 50, 1);
+    for (let repeat = 0; repeat < REPEATS; repeat++) {
+      runs.localSequential.push(await stepMany(local, `local-seq-${repeat}`, steps, 1));
+      runs.remoteSequential.push(await stepMany(remote, `remote-seq-${repeat}`, steps, 1));
+      runs.localParallel.push(await stepMany(local, `local-par-${repeat}`, steps, inFlight));
+      runs.remoteParallel.push(await stepMany(remote, `remote-par-${repeat}`, steps, inFlight));
+    }
+    const perStep = (key: keyof typeof runs) => median(runs[key]) / steps;
+    const completed = await queue.queueFor('tasks').getCompletedCount();
+    return {
+      prefix,
+      steps,
+      repeats: REPEATS,
+      everyStepRanOnTheWorker: completed === 50 + REPEATS * 2 * steps,
+      sequential: { overheadMsPerStep: round(perStep('remoteSequential') - perStep('localSequential')), targetMs: TARGET_OVERHEAD_MS, meetsTarget: perStep('remoteSequential') - perStep('localSequential') <= TARGET_OVERHEAD_MS },
+      inFlight16: { overheadMsPerStep: round(perStep('remoteParallel') - perStep('localParallel')), remoteStepsPerSecond: Math.round(1000 / perStep('remoteParallel')) },
+    };
+  } finally {
+    await worker.close();
+    await queue.obliterate();
+    await queue.close();
+  }
+}
+
 /** A worker process serving `spec`, resolved once it prints `ready`. */
 function spawnWorker(prefix: string, spec: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'bench/queue-worker-process.ts', REDIS_URL, prefix, spec, '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -298,18 +349,22 @@ export async function benchQueue(): Promise<object> {
   const raw = await rawBullmq();
   sockets.push(await openSockets());
   const overhead = await perCallOverhead();
+  const steps = await perStepOverhead();
   sockets.push(await openSockets());
   const scaling = await workerScaling();
   sockets.push(await openSockets());
-  const leftoverKeys = { raw: await sweep(raw.prefix), overhead: await sweep(overhead.prefix), scaling: await sweep(scaling.prefix) };
+  const leftoverKeys = { raw: await sweep(raw.prefix), overhead: await sweep(overhead.prefix), steps: await sweep(steps.prefix), scaling: await sweep(scaling.prefix) };
   return {
     machine: { node: process.version, cpus: cpus().length },
     redis: resolveConnection({ url: REDIS_URL }).redactedUrl,
     rawBullmq: raw,
     perCallOverhead: overhead,
+    perStepOverhead: steps,
     workerScaling: scaling,
     /** tome's sequential remote call against a bare BullMQ round trip (add, waitUntilFinished), measured in this run. */
     tomeAboveRawRoundTripMsPerCall: round(overhead.sequential.remoteMsPerCall - raw.sequential.msPerJob),
+    /** The same, as a ratio (this run's own floor): tome's sequential remote call ÷ bare BullMQ add-and-wait. */
+    tomeOverRawRoundTrip: round(overhead.sequential.remoteMsPerCall / raw.sequential.msPerJob, 2),
     /** Keys found (and deleted) under each prefix after obliterate: should all be 0. */
     leftoverKeys,
     /**

@@ -73,7 +73,7 @@ function addSharedOptions(command: Command): Command {
     .option('--checkpoint <file>', 'record finished steps; rerunning the same command resumes')
     .option('--out <file>', 'write the result to a file instead of stdout')
     .option('--json', 'print one JSON object instead of text')
-    .option('--queue <url>', 'run the model calls on tome workers at this Redis URL (the pipeline runs here)')
+    .option('--queue <url>', 'run the model calls and task steps on tome workers at this Redis URL (the pipeline runs here)')
     .option('--prefix <prefix>', 'key prefix of the queues, with --queue');
 }
 
@@ -87,9 +87,9 @@ async function emit(text: string, out: string | undefined): Promise<void> {
 async function summarize(file: string, options: SummarizeOptions): Promise<void> {
   await loadPlugins(options.plugin);
   const document = await loadDocument(file);
-  const { model, close } = await modelFor(options.model, options);
+  const { model, executor, close } = await modelFor(options.model, options);
   try {
-    const pipeline = bookSummary(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, { chunkTokens: options.chunkTokens, summaryTokens: options.summaryTokens });
+    const pipeline = bookSummary(options.method, { model, executor, concurrency: options.concurrency, checkpointPath: options.checkpoint }, { chunkTokens: options.chunkTokens, summaryTokens: options.summaryTokens });
     const result: SummaryResult = await runWithProgress(pipeline, document);
     await emit(options.json ? JSON.stringify(result) : result.summary, options.out);
   } finally {
@@ -101,9 +101,9 @@ async function run(name: string, file: string, options: RunOptions): Promise<voi
   await loadPlugins(options.plugin);
   const registered = getPipeline(name);
   const document = await loadDocument(file);
-  const { model, close } = await modelFor(options.model, options);
+  const { model, executor, close } = await modelFor(options.model, options);
   try {
-    const pipeline = registered.create({ model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, options.option);
+    const pipeline = registered.create({ model, executor, concurrency: options.concurrency, checkpointPath: options.checkpoint }, options.option);
     const output = await runWithProgress(pipeline, document);
     await emit(options.json || typeof output !== 'string' ? renderOutput(output, options.json === true) : output, options.out);
   } finally {

@@ -6,6 +6,8 @@ import { resolveModel } from '../models/model-spec.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { TomeQueue } from '../queue/tome-queue.js';
 import { TomeWorker } from '../queue/tome-worker.js';
+import { RedisExecutor } from '../queue/redis-executor.js';
+import type { Executor } from '../executor/executor.js';
 import { DASHBOARD_DEFAULT_PORT, startDashboard } from '../queue/dashboard.js';
 import { resolveConnection } from '../queue/connection.js';
 import { loadPlugins } from '../plugins.js';
@@ -24,13 +26,15 @@ interface QueueOptions {
 }
 
 /**
- * The model for a command: the spec resolved here, or — with `--queue` — a remote model whose calls run on the
- * workers serving that spec (the pipeline itself still runs here).
+ * The model and executor for a command: the spec resolved here and the in-process executor (`executor` left
+ * undefined), or — with `--queue` — a remote model whose calls run on the workers serving that spec, and a
+ * {@link RedisExecutor} that runs registered tasks and flows (a hierarchical summary's tree) on the workers. The
+ * pipeline itself runs here either way.
  */
-export async function modelFor(spec: string, options: { queue?: string; prefix?: string; contextWindow?: number }): Promise<{ model: ModelHandle; close: () => Promise<void> }> {
+export async function modelFor(spec: string, options: { queue?: string; prefix?: string; contextWindow?: number }): Promise<{ model: ModelHandle; executor?: Executor; close: () => Promise<void> }> {
   if (options.queue === undefined) return { model: await resolveModel(spec, { contextWindow: options.contextWindow }), close: async () => {} };
   const queue = await TomeQueue.connect({ url: options.queue, prefix: options.prefix });
-  return { model: await queue.remoteModel(spec, options.contextWindow), close: () => queue.close() };
+  return { model: await queue.remoteModel(spec, options.contextWindow), executor: new RedisExecutor(queue), close: () => queue.close() };
 }
 
 async function withQueue<T>(options: QueueOptions, work: (queue: TomeQueue) => Promise<T>): Promise<T> {
@@ -43,12 +47,12 @@ async function withQueue<T>(options: QueueOptions, work: (queue: TomeQueue) => P
 }
 
 /** `tome worker`: serve a model's calls and run document jobs until SIGINT/SIGTERM, then drain. */
-async function worker(options: QueueOptions & { model: string; contextWindow?: number; concurrency: number; pipelines: string[]; documents: boolean; threads: boolean }): Promise<void> {
+async function worker(options: QueueOptions & { model: string; contextWindow?: number; concurrency: number; pipelines: string[]; documents: boolean; tasks: boolean; threads: boolean }): Promise<void> {
   await loadPlugins(options.pipelines);
   const model = await resolveModel(options.model, { contextWindow: options.contextWindow });
   const threads = options.threads ? { plugins: options.pipelines.map((module) => resolve(module)) } : undefined;
-  const running = await TomeWorker.start({ connection: { url: options.queue, prefix: options.prefix }, model, concurrency: options.concurrency, documents: options.documents, threads });
-  process.stderr.write(`tome worker: serving ${model.spec} (concurrency ${options.concurrency}${threads ? ', model calls in worker threads' : ''})${options.documents ? ' and document jobs' : ''}; Ctrl-C to drain and stop\n`);
+  const running = await TomeWorker.start({ connection: { url: options.queue, prefix: options.prefix }, model, concurrency: options.concurrency, documents: options.documents, tasks: options.tasks, threads });
+  process.stderr.write(`tome worker: serving ${model.spec} (concurrency ${options.concurrency}${threads ? ', model calls in worker threads' : ''})${options.documents ? ', document jobs' : ''}${options.tasks ? ', task steps' : ''}; Ctrl-C to drain and stop\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -107,12 +111,13 @@ export function addQueueCommands(program: Command, parsers: { wholeNumber: (mini
   const queueOptions = (command: Command) =>
     command.requiredOption('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379 (rediss:// for TLS; password from the URL or TOME_REDIS_PASSWORD)').option('--prefix <prefix>', 'key prefix of tome\'s queues (default "{tome}", a Redis Cluster hash tag)');
 
-  queueOptions(program.command('worker').description('serve model calls and run document jobs from the queue until Ctrl-C, then drain'))
+  queueOptions(program.command('worker').description('serve model calls, task steps and document jobs from the queue until Ctrl-C, then drain'))
     .option('--model <spec>', 'the model this worker serves', 'extractive')
     .option('--context-window <tokens>', "the model's context window", parsers.wholeNumber(256))
     .option('--concurrency <n>', 'jobs in flight at once', parsers.wholeNumber(1), 4)
     .option('--pipelines <module>', 'module that registers custom pipelines, repeatable', parsers.collect, [])
-    .option('--no-documents', 'serve model calls only')
+    .option('--no-documents', 'take no document jobs')
+    .option('--no-tasks', 'take no task steps (registered tasks and flows run by --queue commands, e.g. hierarchical summaries)')
     .option('--no-threads', 'answer model calls on the main thread (default: worker threads, so a busy engine never stalls lock renewal)')
     .action(worker);
 

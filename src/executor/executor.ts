@@ -50,3 +50,26 @@ export type StepEvent =
   | { type: 'step-retry'; task: string; index: number; attempt: number; delayMs: number; error: string }
   | { type: 'step-end'; task: string; index: number; attempt: number; elapsedMs: number }
   | { type: 'step-error'; task: string; index: number; attempt: number; error: string };
+
+/**
+ * One step of a flow: a registered task and its input, run once all of its children have finished. The parent's
+ * task sees the children's outputs, in the order given here, as `context.childrenValues`.
+ */
+export interface FlowNode {
+  readonly task: ExecutorTask<unknown, unknown>;
+  readonly input: unknown;
+  readonly children?: readonly FlowNode[];
+}
+
+/**
+ * An executor that can run a tree of steps as one unit (on Redis: a BullMQ flow, parents waiting on their
+ * children). Every task in the tree must be registered (registerTask, ./task-registry.ts): the steps run wherever the
+ * executor puts them. `onEvent` reports each node, numbered in depth-first, children-first order.
+ */
+export interface FlowExecutor extends Executor {
+  runFlow<Output>(root: FlowNode, options?: ExecutorRunOptions): Promise<Output>;
+}
+
+export function canRunFlows(executor: Executor): executor is FlowExecutor {
+  return typeof (executor as Partial<FlowExecutor>).runFlow === 'function';
+}

@@ -132,17 +132,25 @@ export async function reduceTree<Item>(
   let level = 0;
   while (items.length > 1) {
     level++;
-    const groups = options.group(items, level);
-    if (groups.length >= items.length) throw new RangeError(`${stageName}: level ${level} grouping does not shrink ${items.length} items`);
-    const stage = { name: `${stageName}/level-${level}`, level };
-    const final = groups.length === 1;
-    const position = (index: number, previous: Item | undefined) => ({ level, index, total: groups.length, previous, final });
-    items =
-      options.carryPrevious === false
-        ? await map(context, stage, groups, (group, index) => options.merge(group, position(index, undefined)))
-        : await mapInOrder(context, stage, groups, (group, index, previous) => options.merge(group, position(index, previous)));
+    items = await reduceLevel(context, stageName, items, level, options);
   }
   return { root: items[0]!, mergeLevels: level };
+}
+
+/**
+ * One level of {@link reduceTree}: group `items` (at least two) and merge each group, giving the items of the next
+ * level. Exported so that a level can run as one step elsewhere (a worker running one level of a flow) with
+ * exactly the grouping and merges of the in-process tree.
+ */
+export async function reduceLevel<Item>(context: RunContext, stageName: string, items: readonly Item[], level: number, options: ReduceTreeOptions<Item>): Promise<Item[]> {
+  const groups = options.group(items, level);
+  if (groups.length >= items.length) throw new RangeError(`${stageName}: level ${level} grouping does not shrink ${items.length} items`);
+  const stage = { name: `${stageName}/level-${level}`, level };
+  const final = groups.length === 1;
+  const position = (index: number, previous: Item | undefined) => ({ level, index, total: groups.length, previous, final });
+  return options.carryPrevious === false
+    ? map(context, stage, groups, (group, index) => options.merge(group, position(index, undefined)))
+    : mapInOrder(context, stage, groups, (group, index, previous) => options.merge(group, position(index, previous)));
 }
 
 /** Like `map`, but one step at a time, each step seeing the previous step's result; each result is its own checkpoint record. */

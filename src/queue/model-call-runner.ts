@@ -39,7 +39,7 @@ export function unrecoverableOnBadInput<T>(work: () => T): T {
   try {
     return work();
   } catch (error) {
-    if (TomeError.is(error)) throw new UnrecoverableError(`${error.message} (${error.fix})`);
+    if (TomeError.is(error)) throw new UnrecoverableError(`${error.message} (${error.fix})`); // = failedReasonOf(error)
     throw error;
   }
 }

@@ -74,3 +74,28 @@ function check(schema: z.ZodType, value: unknown, what: string): unknown {
   }
   return parsed.data;
 }
+
+/** One step of a registered task (see registerTask), run by whichever worker takes it from the tasks queue. */
+export interface TaskJob {
+  readonly task: string;
+  readonly input: unknown;
+  /** The step's position in its `map` (0 in a flow). */
+  readonly index: number;
+  /** A flow parent's children, as job ids, in order: the order of `context.childrenValues`. */
+  readonly children?: readonly string[];
+}
+
+const taskJobSchema = z.object({
+  task: z.string().regex(/^[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/).max(200),
+  input: z.unknown(),
+  index: z.number().int().min(0),
+  children: z.array(z.string().min(1).max(200)).optional(),
+});
+
+/** @throws QueueError QUEUE_PAYLOAD_INVALID */
+export function checkTaskJob(value: unknown): TaskJob {
+  if (typeof value !== 'object' || value === null || !('input' in value) || (value as { input: unknown }).input === undefined) {
+    throw new QueueError('QUEUE_PAYLOAD_INVALID', 'malformed task job: input is missing (inputs must be JSON values)', 'submit tasks through an executor (executor.map), not by hand');
+  }
+  return check(taskJobSchema, value, 'task job') as TaskJob;
+}

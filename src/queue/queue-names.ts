@@ -16,3 +16,6 @@ export function modelCallQueue(spec: string): string {
 export function documentKey(prefix: string, sha256: string): string {
   return `${prefix}:doc:${sha256}`;
 }
+
+/** Steps of registered tasks (RedisExecutor.map and flows): any worker started with tasks takes them. */
+export const TASK_QUEUE = 'tasks';

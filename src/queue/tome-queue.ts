@@ -174,9 +174,12 @@ export class TomeQueue {
     if (keys.length > 0) await this.redis.del(...keys);
   }
 
-  private flows(): FlowProducer {
-    this.flowProducer ??= new FlowProducer({ connection: this.open(), prefix: this.connection.prefix });
-    this.flowProducer.on('error', () => {});
+  /** The FlowProducer for this prefix (created on first use). */
+  flows(): FlowProducer {
+    if (!this.flowProducer) {
+      this.flowProducer = new FlowProducer({ connection: this.open(), prefix: this.connection.prefix });
+      this.flowProducer.on('error', () => {});
+    }
     return this.flowProducer;
   }
 
@@ -194,7 +197,8 @@ export class TomeQueue {
     return queue;
   }
 
-  private eventsFor(name: string): QueueEvents {
+  /** The QueueEvents of queue `name`, shared by everyone waiting on its jobs (created on first use). */
+  eventsFor(name: string): QueueEvents {
     let events = this.events.get(name);
     if (!events) {
       events = new QueueEvents(name, { connection: this.open(), prefix: this.connection.prefix });

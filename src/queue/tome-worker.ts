@@ -7,7 +7,8 @@ import { getPipeline } from '../pipeline/registry.js';
 import type { QueueConnectionOptions } from './connection.js';
 import { runModelJob, unrecoverableOnBadInput } from './model-call-runner.js';
 import { checkDocumentJob } from './payload.js';
-import { DOCUMENT_QUEUE, modelCallQueue } from './queue-names.js';
+import { DOCUMENT_QUEUE, modelCallQueue, TASK_QUEUE } from './queue-names.js';
+import { runTaskJob } from './task-runner.js';
 import { modelCallProcessorFile, THREAD_CONTEXT_WINDOW_ENV, THREAD_MODEL_ENV, THREAD_PLUGINS_ENV } from './model-call-processor-file.js';
 import { TomeQueue } from './tome-queue.js';
 
@@ -19,6 +20,12 @@ export interface TomeWorkerOptions {
   readonly concurrency?: number;
   /** Also run document jobs (pipelines) — their model calls go back to the queue. Default true. */
   readonly documents?: boolean;
+  /**
+   * Also run steps of registered tasks (RedisExecutor.map, flows such as a hierarchical summary's tree) from the
+   * `tasks` queue. A task's model calls run on this worker's model when the task names it, else go to the queue of
+   * the model the task names. Default true.
+   */
+  readonly tasks?: boolean;
   /** BullMQ lock duration in ms: a worker silent this long is presumed dead and its job retried. Default 30 000. */
   readonly lockDurationMs?: number;
   /** How often stalled jobs are looked for, in ms. Default 30 000. */
@@ -53,9 +60,23 @@ export class TomeWorker {
       maxStalledCount: 2,
     };
     const workers: Worker[] = [];
-    // Document workers first: on close they drain first, while the model-call worker still answers their calls.
+    // Document workers first, then task steps: on close they drain in that order, while the model-call worker still
+    // answers their calls.
     if (options.documents !== false) {
       workers.push(new Worker(DOCUMENT_QUEUE, (job: Job) => runDocument(job, producer), { ...common, connection: producer.open() }));
+    }
+    if (options.tasks !== false) {
+      const remoteModels = new Map<string, Promise<ModelHandle>>();
+      const served = options.model;
+      // Calls of the served model run right here, unless they belong in worker threads.
+      const model = (spec: string, contextWindow: number): Promise<ModelHandle> => {
+        if (!options.threads && spec === served.spec && contextWindow === served.contextWindow) return Promise.resolve(served);
+        const key = `${contextWindow} ${spec}`;
+        let remote = remoteModels.get(key);
+        if (!remote) remoteModels.set(key, (remote = producer.remoteModel(spec, contextWindow)));
+        return remote;
+      };
+      workers.push(new Worker(TASK_QUEUE, (job: Job) => runTaskJob(job, prefix, model), { ...common, connection: producer.open() }));
     }
     const callQueue = modelCallQueue(options.model.spec);
     workers.push(
@@ -75,7 +96,7 @@ export class TomeWorker {
     return new TomeWorker(workers, producer);
   }
 
-  /** Stop taking jobs, let the ones in flight finish (documents before the model calls they wait on), disconnect. */
+  /** Stop taking jobs, let the ones in flight finish (documents, then task steps, then the model calls they wait on), disconnect. */
   async close(): Promise<void> {
     for (const worker of this.workers) await worker.close();
     await this.producer.close();

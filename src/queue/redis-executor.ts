@@ -1,0 +1,320 @@
+import { createHash } from 'node:crypto';
+import type { FlowJob, Job, JobsOptions, QueueEvents } from 'bullmq';
+import pLimit from 'p-limit';
+import { AbortedError, InvalidOptionError, StepFailedError, TomeError, throwIfAborted } from '../errors.js';
+import type { ExecutorRunOptions, ExecutorTask, FlowExecutor, FlowNode, RetryPolicy, StepEvent } from '../executor/executor.js';
+import { DEFAULT_RETRY_POLICY, InProcessExecutor } from '../executor/in-process-executor.js';
+import { isRegisteredTask, TaskNotFoundError } from '../executor/task-registry.js';
+import { isTransientError } from '../executor/transient-errors.js';
+import { checkTaskJob, type TaskJob } from './payload.js';
+import { TASK_QUEUE } from './queue-names.js';
+import type { TomeQueue } from './tome-queue.js';
+
+export interface RedisExecutorOptions {
+  /** Default for `map` calls that set none: most task jobs queued and unfinished at once. Default 16. */
+  concurrency?: number;
+  /** Default retry policy (attempts and back-off of each job on the workers), merged under each call's own. */
+  retry?: Partial<Omit<RetryPolicy, 'shouldRetry'>>;
+}
+
+/** Finished task jobs are kept this long (s) so a rerun or a second producer finds their results by id. */
+const KEEP_COMPLETED_S = 3600;
+const KEEP_FAILED_S = 24 * 3600;
+
+/**
+ * The {@link Executor} on Redis: each step of a registered task ({@link registerTask}) is a BullMQ job on the
+ * `tasks` queue, run by whichever `tome worker` takes it; a tree of steps ({@link runFlow}) is a BullMQ flow whose
+ * parents run when their children have finished. Tasks that are closures (not registered under their name) cannot
+ * travel: they run here, in-process, and their model calls go to the workers when the model is a queue model.
+ *
+ * Same contract as {@link InProcessExecutor}: results in input order; a step failing for good (non-transient, or
+ * out of attempts) stops steps not yet queued and rejects with `StepFailedError('<task>[<index>]')`; aborting stops
+ * waiting, removes the steps no worker has started, and rejects with `AbortedError`. Retries run on the workers
+ * (job attempts with exponential back-off); what is retried is decided there by {@link isTransientError}, since a
+ * function cannot travel: a custom `retry.shouldRetry` is refused. Job ids hash task, input and position, so a step
+ * asked twice runs once.
+ */
+export class RedisExecutor implements FlowExecutor {
+  readonly concurrency: number;
+  private readonly retry: Omit<RetryPolicy, 'shouldRetry'>;
+  private readonly local: InProcessExecutor;
+
+  constructor(
+    private readonly queue: TomeQueue,
+    options: RedisExecutorOptions = {},
+  ) {
+    this.local = new InProcessExecutor(options);
+    this.concurrency = this.local.concurrency;
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  }
+
+  async map<Input, Output>(task: ExecutorTask<Input, Output>, inputs: readonly Input[], options: ExecutorRunOptions = {}): Promise<Output[]> {
+    if (!isRegisteredTask(task as ExecutorTask<unknown, unknown>)) return this.local.map(task, inputs, options);
+    const { signal } = options;
+    throwIfAborted(signal);
+    const concurrency = options.concurrency ?? this.concurrency;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', concurrency, 'a whole number, at least 1');
+    const jobOptions = this.jobOptions(options);
+    const emit = options.onEvent ?? (() => {});
+    const events = await this.ready();
+    const tracker = new StepTracker(this.queue, events, emit);
+    const limit = pLimit(concurrency);
+    let failure: unknown;
+    const started: { jobId: string; index: number }[] = [];
+    try {
+      const runs = inputs.map((input, index) =>
+        limit(async () => {
+          if (failure !== undefined) throw failure;
+          throwIfAborted(signal);
+          const data = checkTaskJob({ task: task.name, input, index });
+          const jobId = taskJobId(data);
+          tracker.watch(jobId, task.name, index);
+          started.push({ jobId, index });
+          try {
+            const askedAt = Date.now();
+            const job = await this.tasks().add(task.name, data, { jobId, ...jobOptions });
+            const output = (await this.finished(job, askedAt, signal)) as Output;
+            tracker.settled(jobId);
+            return output;
+          } catch (error) {
+            const reported = await this.failureOf(error, jobId, task.name, index, signal);
+            tracker.failed(jobId, reported);
+            failure ??= reported;
+            throw reported;
+          }
+        }),
+      );
+      const settled = await Promise.allSettled(runs);
+      if (signal?.aborted) throw new AbortedError(signal.reason);
+      if (failure !== undefined) throw failure;
+      return settled.map((result) => (result as PromiseFulfilledResult<Output>).value);
+    } catch (error) {
+      if (signal?.aborted) await this.removeUnstarted(started.map(({ jobId }) => jobId));
+      throw error;
+    } finally {
+      tracker.close();
+    }
+  }
+
+  /**
+   * Run a tree of registered steps as one BullMQ flow: children first, spread over the workers; each parent once
+   * all of its children have finished, reading their outputs (`context.childrenValues`, in the order given). Node
+   * ids hash the node's task, input and children, so the same tree asked twice is one flow, and finished subtrees
+   * are reused. A failed step fails its parents up to the root; the rejection names the deepest failed step.
+   */
+  async runFlow<Output>(root: FlowNode, options: ExecutorRunOptions = {}): Promise<Output> {
+    const { signal } = options;
+    throwIfAborted(signal);
+    const jobOptions = this.jobOptions(options);
+    const emit = options.onEvent ?? (() => {});
+    const nodes: { jobId: string; task: string; index: number }[] = [];
+    const build = (node: FlowNode, isRoot: boolean): FlowJob => {
+      if (!isRegisteredTask(node.task)) {
+        throw new InvalidOptionError('flow task', node.task.name, 'a task registered with registerTask (a flow runs on the workers, which look tasks up by name)');
+      }
+      const children = (node.children ?? []).map((child) => build(child, false));
+      const childIds = children.map((child) => child.opts!.jobId!);
+      const data = checkTaskJob({ task: node.task.name, input: node.input, index: 0, ...(childIds.length > 0 ? { children: childIds } : {}) });
+      const jobId = taskJobId(data);
+      nodes.push({ jobId, task: node.task.name, index: nodes.length });
+      return {
+        name: node.task.name,
+        queueName: TASK_QUEUE,
+        data,
+        opts: { jobId, ...jobOptions, ...(isRoot ? {} : { failParentOnFailure: true }) },
+        ...(children.length > 0 ? { children } : {}),
+      };
+    };
+    const flow = build(root, true);
+    const rootId = flow.opts!.jobId!;
+    const events = await this.ready();
+    const tracker = new StepTracker(this.queue, events, emit);
+    for (const node of nodes) tracker.watch(node.jobId, node.task, node.index);
+    try {
+      // A root that failed before is removed with its subtree and queued afresh; a finished one answers at once.
+      const previous = await this.tasks().getJob(rootId);
+      if (previous && (await previous.getState()) === 'failed') await previous.remove({ removeChildren: true });
+      const askedAt = Date.now();
+      const added = await this.queue.flows().add(flow);
+      const output = (await this.finished(added.job, askedAt, signal)) as Output;
+      tracker.settled(rootId);
+      return output;
+    } catch (error) {
+      if (signal?.aborted) {
+        await this.removeUnstarted(nodes.map(({ jobId }) => jobId).reverse());
+        throw new AbortedError(signal.reason);
+      }
+      if (TomeError.is(error)) throw error;
+      throw await this.deepestFailure(nodes, error);
+    } finally {
+      tracker.close();
+    }
+  }
+
+  private tasks() {
+    return this.queue.queueFor(TASK_QUEUE);
+  }
+
+  private async ready(): Promise<QueueEvents> {
+    const events = this.queue.eventsFor(TASK_QUEUE);
+    await events.waitUntilReady();
+    return events;
+  }
+
+  private jobOptions(options: ExecutorRunOptions): JobsOptions {
+    if (options.retry?.shouldRetry !== undefined && options.retry.shouldRetry !== isTransientError) {
+      throw new InvalidOptionError('retry.shouldRetry', 'a custom function', 'left out: on Redis the workers decide what is retried, by isTransientError (a function cannot travel)');
+    }
+    const retry = { ...this.retry, ...options.retry };
+    if (!Number.isInteger(retry.retries) || retry.retries < 0) throw new InvalidOptionError('retry.retries', retry.retries, 'a whole number, at least 0');
+    if (!(retry.minDelayMs >= 0)) throw new InvalidOptionError('retry.minDelayMs', retry.minDelayMs, 'a number of milliseconds, at least 0');
+    return {
+      attempts: retry.retries + 1,
+      backoff: { type: 'exponential', delay: retry.minDelayMs },
+      removeOnComplete: { age: KEEP_COMPLETED_S },
+      removeOnFail: { age: KEEP_FAILED_S },
+    };
+  }
+
+  /** The job's output. A job that had failed before this run asked for it is run again, not reported as failed. */
+  private async finished(job: Job, askedAt: number, signal: AbortSignal | undefined): Promise<unknown> {
+    const events = this.queue.eventsFor(TASK_QUEUE);
+    try {
+      return await abortable(job.waitUntilFinished(events), signal);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const stale = await this.tasks().getJob(job.id!);
+      if (stale?.finishedOn === undefined || stale.finishedOn >= askedAt || (await stale.getState()) !== 'failed') throw error;
+      await stale.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return abortable(stale.waitUntilFinished(events), signal);
+    }
+  }
+
+  /** What a failed step rejects with: a typed error naming the step. */
+  private async failureOf(error: unknown, jobId: string, task: string, index: number, signal: AbortSignal | undefined): Promise<unknown> {
+    if (signal?.aborted) return new AbortedError(signal.reason);
+    if (TomeError.is(error)) return error;
+    const job = await this.tasks().getJob(jobId);
+    return failureFromReason(job?.failedReason ?? (error instanceof Error ? error.message : String(error)), task, index, job?.attemptsMade ?? 1);
+  }
+
+  /** A failed flow: the failed node deepest in the tree (the first listed: children come before parents). */
+  private async deepestFailure(nodes: readonly { jobId: string; task: string; index: number }[], error: unknown): Promise<unknown> {
+    for (const node of nodes) {
+      const job = await this.tasks().getJob(node.jobId);
+      if (job && job.failedReason && !/^child .* failed$/.test(job.failedReason) && (await job.getState()) === 'failed') {
+        return failureFromReason(job.failedReason, node.task, node.index, job.attemptsMade);
+      }
+    }
+    return error;
+  }
+
+  /** Remove the steps no worker has taken yet (an active job is locked by its worker and finishes there). */
+  private async removeUnstarted(jobIds: readonly string[]): Promise<void> {
+    for (const jobId of jobIds) {
+      const job = await this.tasks().getJob(jobId);
+      if (job === undefined) continue;
+      const state = await job.getState();
+      if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') await job.remove().catch(() => {});
+    }
+  }
+}
+
+/** `task-<sha256 of task, input, position and children>`: the same step is the same job. */
+export function taskJobId(data: TaskJob): string {
+  return `task-${createHash('sha256').update(JSON.stringify(data)).digest('hex')}`;
+}
+
+/** The message a worker fails a job with when the job names a task it does not have: parsed back into the error. */
+const UNKNOWN_TASK = /^no task named "([^"]+)" is registered on the worker \(start the worker with --pipelines <the module that registers it> \(registered there: (.*)\)\)$/;
+
+/** How a worker words a failure for BullMQ's failedReason: tome's message, and its fix in parentheses. */
+export function failedReasonOf(error: TomeError): string {
+  return `${error.message} (${error.fix})`;
+}
+
+function failureFromReason(reason: string, task: string, index: number, attempts: number): TomeError {
+  const unknown = UNKNOWN_TASK.exec(reason);
+  if (unknown) return new TaskNotFoundError(unknown[1]!, unknown[2] === '(none)' ? [] : unknown[2]!.split(', '));
+  return new StepFailedError(`${task}[${index}]`, attempts, new Error(reason));
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * Step events from the queue's event stream: `active` is a step's start (attempt n on its n-th activation),
+ * `delayed` a retry after a failed attempt, `completed` its end. A step answered from a job finished earlier (same
+ * id) never becomes active here: it reports a `step-end` with attempt 0 and elapsed 0.
+ */
+class StepTracker {
+  private readonly steps = new Map<string, { task: string; index: number; attempts: number; startedAt: number; ended: boolean }>();
+  private readonly onActive = ({ jobId }: { jobId: string }) => {
+    const step = this.steps.get(jobId);
+    if (!step) return;
+    step.attempts++;
+    step.startedAt = performance.now();
+    this.emit({ type: 'step-start', task: step.task, index: step.index, attempt: step.attempts });
+  };
+  private readonly onCompleted = ({ jobId }: { jobId: string }) => this.end(jobId);
+  private readonly onDelayed = ({ jobId, delay }: { jobId: string; delay: number | string }) => {
+    const step = this.steps.get(jobId);
+    if (!step || step.attempts === 0) return;
+    const at = Number(delay);
+    const delayMs = Math.max(0, at > 1e12 ? at - Date.now() : at);
+    const attempt = step.attempts;
+    void this.queue
+      .queueFor(TASK_QUEUE)
+      .getJob(jobId)
+      .then(
+        (job) => this.emit({ type: 'step-retry', task: step.task, index: step.index, attempt, delayMs, error: job?.failedReason ?? 'failed' }),
+        () => this.emit({ type: 'step-retry', task: step.task, index: step.index, attempt, delayMs, error: 'failed' }),
+      );
+  };
+
+  constructor(
+    private readonly queue: TomeQueue,
+    private readonly events: QueueEvents,
+    private readonly emit: (event: StepEvent) => void,
+  ) {
+    events.on('active', this.onActive);
+    events.on('completed', this.onCompleted);
+    events.on('delayed', this.onDelayed);
+  }
+
+  watch(jobId: string, task: string, index: number): void {
+    this.steps.set(jobId, { task, index, attempts: 0, startedAt: performance.now(), ended: false });
+  }
+
+  /** The step's output arrived: report its end if the event stream has not. */
+  settled(jobId: string): void {
+    this.end(jobId);
+  }
+
+  failed(jobId: string, error: unknown): void {
+    const step = this.steps.get(jobId);
+    if (!step || step.ended) return;
+    step.ended = true;
+    this.emit({ type: 'step-error', task: step.task, index: step.index, attempt: step.attempts, error: error instanceof Error ? error.message : String(error) });
+  }
+
+  close(): void {
+    this.events.off('active', this.onActive);
+    this.events.off('completed', this.onCompleted);
+    this.events.off('delayed', this.onDelayed);
+  }
+
+  private end(jobId: string): void {
+    const step = this.steps.get(jobId);
+    if (!step || step.ended) return;
+    step.ended = true;
+    this.emit({ type: 'step-end', task: step.task, index: step.index, attempt: step.attempts, elapsedMs: step.attempts === 0 ? 0 : performance.now() - step.startedAt });
+  }
+}
