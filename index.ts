@@ -5,3 +5,4 @@
 export * from './src/index.js';
 export * from './agents/index.js';
 export * from './pipelines/index.js';
+export * from './eval/index.js';

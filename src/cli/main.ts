@@ -14,6 +14,7 @@ import { loadPlugins } from '../plugins.js';
 import { addQueueCommands, modelFor } from './queue-commands.js';
 import { addInferenceCommands } from './inference-commands.js';
 import { addModelCommands } from './model-commands.js';
+import { addEvalCommands } from './eval-commands.js';
 import { registerModelProvider } from '../models/model-spec.js';
 import { reportError } from './report-error.js';
 import { runWithProgress } from './run-with-progress.js';
@@ -201,6 +202,7 @@ export function buildProgram(): Command {
   addQueueCommands(program, { wholeNumber, keyValue, collect });
   addInferenceCommands(program, { wholeNumber, collect });
   addModelCommands(program);
+  addEvalCommands(program, { wholeNumber });
 
   return program;
 }
