@@ -1,5 +1,6 @@
-import { ModelLoadError } from '../src/errors.js';
-import type { LlamaConfig } from './checkpoint/types.js';
+import type { RopeParameters } from './rope-scaling.js';
+
+export { computeRope, type RopeParameters } from './rope-scaling.js';
 
 /**
  * Rotary position embeddings, computed in TypeScript so that the engine (not the graph) decides the position of
@@ -13,29 +14,6 @@ import type { LlamaConfig } from './checkpoint/types.js';
  * graph at every step costs O(context) kernels per layer per token (measured: ~60 µs per layer at 100 keys on
  * smollm2-135m, growing linearly). Queries are rotated in the graph.
  */
-export interface RopeParameters {
-  /** [rotaryDim / 2] inverse frequencies. */
-  inverseFrequencies: Float32Array;
-  /** Multiplies cos and sin (YaRN / LongRoPE's attention scaling); 1 for plain RoPE. */
-  attentionFactor: number;
-}
-
-/** Inverse frequencies for a config's RoPE (plain RoPE; scaled variants are rejected with a clear message). */
-export function computeRope(config: LlamaConfig): RopeParameters {
-  const rotaryDim = Math.floor(config.headDim * config.partialRotaryFactor);
-  if (config.ropeScaling !== null) {
-    const type = String(config.ropeScaling['rope_type'] ?? config.ropeScaling['type'] ?? 'default');
-    if (type !== 'default') {
-      throw new ModelLoadError('MODEL_CONFIG_INVALID', 'config.json', 'rope_scaling.rope_type', `RoPE scaling "${type}" is not supported by this engine version`, 'remove rope_scaling from config.json to run with plain RoPE, or use a checkpoint without it');
-    }
-  }
-  const inverseFrequencies = new Float32Array(rotaryDim / 2);
-  // HF computes base ** (arange(0, dim, 2) / dim) in float32 after an int64 arange; doing it in float64 then
-  // rounding once is within one ulp of that.
-  for (let pair = 0; pair < rotaryDim / 2; pair++) inverseFrequencies[pair] = 1 / config.ropeTheta ** ((2 * pair) / rotaryDim);
-  return { inverseFrequencies, attentionFactor: 1 };
-}
-
 /**
  * cos/sin rows for arbitrary positions, written into caller-owned buffers ([positions, rotaryDim/2] each) so the
  * decode loop allocates nothing.
@@ -111,6 +89,27 @@ export function rotateRows(source: Float32Array, target: Float32Array, rows: num
         const sine = sin[angleBase + pair]!;
         target[base + pair] = first * cosine - second * sine;
         target[base + pair + half] = second * cosine + first * sine;
+      }
+      for (let dimension = 2 * half; dimension < headDim; dimension++) target[base + dimension] = source[base + dimension]!;
+    }
+  }
+}
+
+/**
+ * Rotate `rows` rows of `[rows, heads·headDim]` vectors all by the same single cos/sin row ([rotaryDim/2]): every
+ * row is shown at one position (retrieved memory, sinks placed together).
+ */
+export function rotateRowsAtOnePosition(source: Float32Array, target: Float32Array, rows: number, heads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+  const half = cos.length;
+  const width = heads * headDim;
+  for (let row = 0; row < rows; row++) {
+    for (let head = 0; head < heads; head++) {
+      const base = row * width + head * headDim;
+      for (let pair = 0; pair < half; pair++) {
+        const first = source[base + pair]!;
+        const second = source[base + pair + half]!;
+        target[base + pair] = first * cos[pair]! - second * sin[pair]!;
+        target[base + pair + half] = second * cos[pair]! + first * sin[pair]!;
       }
       for (let dimension = 2 * half; dimension < headDim; dimension++) target[base + dimension] = source[base + dimension]!;
     }

@@ -26,11 +26,13 @@ export interface LlamaConfig {
   vocabSize: number;
   rmsNormEps: number;
   ropeTheta: number;
-  /** config.json `rope_scaling` verbatim (null when absent); interpreted by inference/rope.ts. */
+  /** config.json `rope_scaling` verbatim (null when absent); interpreted by inference/rope-scaling.ts. */
   ropeScaling: Record<string, unknown> | null;
   /** Fraction of each head's dimensions that is rotated (1 for every supported model today). */
   partialRotaryFactor: number;
   maxPositionEmbeddings: number;
+  /** Phi-3 style top-level `original_max_position_embeddings` (the pre-extension length), when present. */
+  originalMaxPositionEmbeddings?: number | null;
   /** lm_head shares model.embed_tokens.weight (no lm_head.weight tensor needed). */
   tieWordEmbeddings: boolean;
   /** q_proj, k_proj, v_proj carry a bias (Qwen2 always; Llama when attention_bias). */

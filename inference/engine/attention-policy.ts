@@ -22,8 +22,28 @@ export interface AttentionStep {
 
 export interface AttentionPolicy {
   readonly name: string;
-  /** `rotary` rotates keys a policy shows away from their original positions (see rotateRows). */
-  select(layer: number, memory: LayerKvMemory, step: AttentionStep, rotary: RotaryTable): AttentionSelection;
+  /**
+   * Queries per forward step, on a grid of absolute positions (steps never cross a multiple of it), for policies
+   * whose choices are made per cell; absent: any chunking.
+   */
+  readonly stepSize?: number;
+  /**
+   * `queries` are the step's un-rotated queries [T, heads·headDim] (retrieval reads them); `rotary` rotates keys
+   * a policy shows away from their original positions (see rotateRows).
+   */
+  select(layer: number, memory: LayerKvMemory, step: AttentionStep, rotary: RotaryTable, queries: Float32Array): AttentionSelection;
+  /** The memory was cut back to `length` tokens (rollback, prefix reuse). */
+  truncate?(length: number): void;
+  /** Rotated keys were re-derived under new RoPE frequencies. */
+  positionsChanged?(): void;
+}
+
+/** The model shape a policy needs. */
+export interface PolicyDimensions {
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
 }
 
 /**

@@ -76,6 +76,7 @@ export class KvMemory {
   readonly layers: LayerKvMemory[];
   /** Token ids whose keys/values every layer holds (the committed sequence). */
   readonly tokenIds: number[] = [];
+  private readonly truncateListeners: Array<(length: number) => void> = [];
 
   constructor(numLayers: number, width: number) {
     this.layers = Array.from({ length: numLayers }, () => new LayerKvMemory(width));
@@ -95,6 +96,12 @@ export class KvMemory {
   truncate(length: number): void {
     this.tokenIds.length = Math.min(this.tokenIds.length, length);
     for (const layer of this.layers) layer.truncate(this.tokenIds.length);
+    for (const listener of this.truncateListeners) listener(this.tokenIds.length);
+  }
+
+  /** Whoever keeps state derived from the memory (an attention policy's indexes) forgets what was cut. */
+  onTruncate(listener: (length: number) => void): void {
+    this.truncateListeners.push(listener);
   }
 
   /** Bytes held by the buffers (capacity, not length). */

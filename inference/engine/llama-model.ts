@@ -3,21 +3,31 @@ import type { LlamaConfig, WeightStore } from '../checkpoint/types.js';
 import { encodeModel, type GraphSpec } from '../graph/onnx-graph.js';
 import { quantizeGraph, type WeightQuantization } from '../graph/quantize-graph.js';
 import { makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, makeTokenDistributionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
-import { computeRope, rotateRows, RotaryTable, type RopeParameters } from '../rope.js';
+import { rotateRows, RotaryTable } from '../rope.js';
+import { RopeSchedule, trainedContextLength, type RopeParameters } from '../rope-scaling.js';
 import { GraphSession, availableExecutionProvider, type SessionOptions } from '../session.js';
 import { FullAttentionPolicy, type AttentionPolicy } from './attention-policy.js';
+import { resolveAttentionSettings, type AttentionSettings } from './attention/attention-settings.js';
+import { createAttentionPolicy } from './attention/create-policy.js';
 import { KvMemory } from './kv-memory.js';
 import { embeddingMatrix, lmHeadWeight, prepareLayerWeights } from './prepare-weights.js';
 
 export interface LlamaModelOptions extends SessionOptions {
   /** Prompt tokens per forward step during prefill (default 512): memory stays flat in prompt length. */
   prefillChunkSize?: number;
-  /** Which keys each query sees (default: full causal attention). */
+  /** Which keys each query sees, as a ready policy (default: from `attention`, else full causal attention). */
   attentionPolicy?: AttentionPolicy;
-  /** RoPE parameters (default: from config). */
+  /** Attention mode and overrides of its defaults (which derive from the checkpoint's trained length). */
+  attention?: AttentionRequest;
+  /** Fixed RoPE parameters (default: from config, including rope_scaling and its length-dependent types). */
   rope?: RopeParameters;
   /** Quantize projection weights at load time (default: none, fp32). */
   quantization?: WeightQuantization;
+}
+
+export interface AttentionRequest {
+  mode: string;
+  options?: Record<string, string | number>;
 }
 
 /** What a forward pass should hand back besides updating the KV memory. */
@@ -41,8 +51,11 @@ export interface ForwardResult {
  */
 export class LlamaModel {
   readonly memory: KvMemory;
-  readonly rotary: RotaryTable;
+  rotary: RotaryTable;
+  readonly ropeSchedule: RopeSchedule;
   readonly attentionPolicy: AttentionPolicy;
+  /** The resolved settings when the policy came from `attention` (null for a caller's own policy or full). */
+  readonly attentionSettings: AttentionSettings | null;
   readonly prefillChunkSize: number;
   readonly executionProvider: string;
   private hiddenScratch = new Float32Array(0);
@@ -61,8 +74,12 @@ export class LlamaModel {
     options: LlamaModelOptions,
   ) {
     this.memory = new KvMemory(config.numLayers, config.numKvHeads * config.headDim);
-    this.rotary = new RotaryTable(options.rope ?? computeRope(config));
-    this.attentionPolicy = options.attentionPolicy ?? new FullAttentionPolicy();
+    this.ropeSchedule = new RopeSchedule(config, options.rope);
+    this.rotary = new RotaryTable(this.ropeSchedule.forLength(0));
+    this.attentionSettings = options.attention ? resolveAttentionSettings(options.attention.mode, trainedContextLength(config), options.attention.options) : null;
+    const dims = { numLayers: config.numLayers, numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim };
+    this.attentionPolicy = options.attentionPolicy ?? (this.attentionSettings ? createAttentionPolicy(this.attentionSettings, dims) : new FullAttentionPolicy());
+    this.memory.onTruncate((length) => this.attentionPolicy.truncate?.(length));
     this.prefillChunkSize = options.prefillChunkSize ?? 512;
     this.executionProvider = availableExecutionProvider(options.executionProvider);
   }
@@ -107,8 +124,9 @@ export class LlamaModel {
     const normedHidden = outputs.normedHidden ? new Float32Array(tokenIds.length * hiddenSize) : null;
     let logitRowsDone = 0;
     try {
-      for (let chunkStart = 0; chunkStart < tokenIds.length; chunkStart += this.prefillChunkSize) {
-        const chunk = tokenIds.slice(chunkStart, chunkStart + this.prefillChunkSize);
+      this.useRopeFor(start + tokenIds.length);
+      for (let chunkStart = 0; chunkStart < tokenIds.length; chunkStart = this.nextChunkStart(start, chunkStart, tokenIds.length)) {
+        const chunk = tokenIds.slice(chunkStart, this.nextChunkStart(start, chunkStart, tokenIds.length));
         const chunkPosition = start + chunkStart;
         const hidden = await this.runLayers(chunk, outputs.shouldStop); // [T, H]
         // Rows of this chunk whose logits were asked for.
@@ -135,6 +153,37 @@ export class LlamaModel {
   }
 
   /**
+   * Where the step after the one starting at `chunkStart` (relative to this forward's first token at `start`)
+   * begins: prefillChunkSize tokens on, or — for a policy that decides per cell — at the next cell boundary.
+   */
+  private nextChunkStart(start: number, chunkStart: number, length: number): number {
+    const cell = this.attentionPolicy.stepSize;
+    if (cell === undefined) return Math.min(length, chunkStart + this.prefillChunkSize);
+    const position = start + chunkStart;
+    return Math.min(length, (Math.floor(position / cell) + 1) * cell - start);
+  }
+
+  /**
+   * RoPE for a sequence about to reach `length` tokens (as HF computes it for a forward of that length). When the
+   * frequencies change (dynamic NTK past the trained length, LongRoPE crossing its original length), every cached
+   * key is re-rotated from its un-rotated source, so the cache never mixes two rotations.
+   */
+  private useRopeFor(length: number): void {
+    const parameters = this.ropeSchedule.forLength(length);
+    if (parameters === this.rotary.rope) return;
+    this.rotary = new RotaryTable(parameters);
+    const { numKvHeads, headDim } = this.dimensions;
+    const committed = this.memory.length;
+    if (committed === 0) return;
+    const { cos, sin } = this.rotary.rows(0, committed);
+    for (const layer of this.memory.layers) {
+      const { keys, rotatedKeys } = layer.prefix(committed);
+      rotateRows(keys, rotatedKeys, committed, numKvHeads, headDim, cos, sin);
+    }
+    this.attentionPolicy.positionsChanged?.();
+  }
+
+  /**
    * One forward step through every layer for `chunk` (T tokens at positions start..start+T-1):
    *   hidden [T,H] = embedding rows
    *   qkv [T, Qd+2KVd] = preAttention₀(hidden)
@@ -157,12 +206,13 @@ export class LlamaModel {
       if (shouldStop?.()) throw new AbortedError();
       const layerMemory = this.memory.layers[layer]!;
       layerMemory.appendFused(qkv, queryCount, stride, queryWidth, rotateKeys);
-      const chosen = this.attentionPolicy.select(layer, layerMemory, step, this.rotary);
+      const queries = this.queries(qkv, queryCount, stride, queryWidth); // [T, Qd], un-rotated
+      const chosen = this.attentionPolicy.select(layer, layerMemory, step, this.rotary, queries);
       const isLast = layer === this.config.numLayers - 1;
       const result = await this.attentionBlocks[layer]!.run(
         {
           hidden: { data: hidden, dims: [1, queryCount, hiddenSize] },
-          q: { data: this.queries(qkv, queryCount, stride, queryWidth), dims: [1, queryCount, queryWidth] },
+          q: { data: queries, dims: [1, queryCount, queryWidth] },
           k: { data: chosen.keys, dims: [1, chosen.keyCount, keyWidth] },
           v: { data: chosen.values, dims: [1, chosen.keyCount, keyWidth] },
           cos_q: { data: queryCos, dims: [1, queryCount, half] },

@@ -1,13 +1,20 @@
 import { EngineError, InvalidOptionError, PromptOverflowError } from '../../src/errors.js';
 import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
+import type { LlamaConfig } from '../checkpoint/types.js';
+import { applyRopeOverride, trainedContextLength } from '../rope-scaling.js';
 import type { ChatMessage, ChatTokenizer, LoadedCheckpoint } from '../checkpoint/types.js';
 import { createSampler, IncrementalDecoder, StopStringMatcher } from '../generation/index.js';
 import type { EngineInfo, FinishReason, GenerateRequest, GenerateResult, LocalEngine, ScoreResult } from './engine-contract.js';
 import { LlamaModel, type LlamaModelOptions } from './llama-model.js';
 
 export interface OnnxEngineOptions extends LlamaModelOptions {
-  /** Tokens the engine accepts per sequence (default: config max_position_embeddings). */
+  /**
+   * Tokens the engine accepts per sequence. Default: max_position_embeddings (× the factor of a `rope` override);
+   * with a streaming / blocks / knn attention mode, 100× the trained length.
+   */
   contextWindow?: number;
+  /** `TYPE:FACTOR[,key=value…]` RoPE scaling in place of the checkpoint's (see applyRopeOverride). */
+  ropeOverride?: string;
   /** Shown as EngineInfo.model (default: the checkpoint directory). */
   modelName?: string;
 }
@@ -25,6 +32,14 @@ export interface StopControl {
 
 const DEFAULT_MAX_TOKENS = 256;
 
+/** How far the configured model reads: the RoPE-extended length, or 100× the trained one past the window. */
+function defaultContextWindow(config: LlamaConfig, model: LlamaModel): number {
+  if (model.attentionSettings && model.attentionSettings.mode !== 'full') return 100 * trainedContextLength(config);
+  const scaling = config.ropeScaling;
+  const factor = typeof scaling?.['factor'] === 'number' && !('original_max_position_embeddings' in scaling) ? scaling['factor'] : 1;
+  return Math.round(config.maxPositionEmbeddings * factor);
+}
+
 /**
  * A {@link LocalEngine} running in the calling thread. Requests run one at a time (one KV memory); a new prompt
  * that starts with the tokens already in memory (the next chat turn) reuses their keys and values.
@@ -39,11 +54,11 @@ export class OnnxEngine implements LocalEngine {
     readonly model: LlamaModel,
     options: OnnxEngineOptions,
   ) {
-    const { config } = checkpoint;
+    const config = model.config;
     this.info = {
       model: options.modelName ?? checkpoint.directory,
       architecture: config.architecture,
-      contextWindow: options.contextWindow ?? config.maxPositionEmbeddings,
+      contextWindow: options.contextWindow ?? defaultContextWindow(config, model),
       vocabSize: config.vocabSize,
       hiddenSize: config.hiddenSize,
       numLayers: config.numLayers,
@@ -54,7 +69,8 @@ export class OnnxEngine implements LocalEngine {
   static async open(directory: string, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
     const checkpoint = await loadCheckpoint(directory);
     try {
-      const model = await LlamaModel.load(checkpoint.config, checkpoint.weights, options);
+      const config = options.ropeOverride ? applyRopeOverride(checkpoint.config, options.ropeOverride) : checkpoint.config;
+      const model = await LlamaModel.load(config, checkpoint.weights, options);
       return new OnnxEngine(checkpoint, model, options);
     } finally {
       // Weights now live in the graphs: the file handles are no longer needed.

@@ -15,6 +15,8 @@ import type { LlamaConfig, WeightStore } from '../checkpoint/types.js';
 export interface ReferenceForwardOptions {
   /** Position of each token (default 0..T-1); one per token. */
   positions?: readonly number[];
+  /** RoPE frequencies and cos/sin scale to use instead of the config's (scaled types the reference does not derive). */
+  rope?: { inverseFrequencies: Float32Array; attentionFactor: number };
 }
 
 export interface ReferenceForwardResult {
@@ -43,7 +45,7 @@ export function referenceForward(
   const load = (name: string, shape: readonly number[]): Float32Array => loadTensor(weights, name, shape);
 
   // RoPE tables for these positions: cos, sin [T, Dh/2]
-  const rope = ropeTables(config, positions);
+  const rope = ropeTables(config, positions, options.rope);
 
   // token embeddings: x [T, D], the residual stream
   const embedding = load('model.embed_tokens.weight', [V, D]);
@@ -145,12 +147,14 @@ interface RopeTables {
  * computes them. rope_scaling `linear` and `llama3` adjust inv_freq the way transformers' rope init functions do;
  * any other scaling is refused rather than silently ignored.
  */
-function ropeTables(config: LlamaConfig, positions: readonly number[]): RopeTables {
+function ropeTables(config: LlamaConfig, positions: readonly number[], given?: ReferenceForwardOptions['rope']): RopeTables {
   const Dh = config.headDim;
   const half = Dh / 2;
   const inverseFrequency = new Float32Array(half);
   for (let i = 0; i < half; i++) inverseFrequency[i] = 1 / Math.fround(Math.pow(config.ropeTheta, Math.fround((2 * i) / Dh)));
-  scaleInverseFrequencies(config, inverseFrequency);
+  if (given) inverseFrequency.set(given.inverseFrequencies);
+  else scaleInverseFrequencies(config, inverseFrequency);
+  const scale = given?.attentionFactor ?? 1;
 
   const T = positions.length;
   const cos = new Float32Array(T * half);
@@ -158,8 +162,8 @@ function ropeTables(config: LlamaConfig, positions: readonly number[]): RopeTabl
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
       const angle = Math.fround(positions[t]! * inverseFrequency[i]!);
-      cos[t * half + i] = Math.cos(angle);
-      sin[t * half + i] = Math.sin(angle);
+      cos[t * half + i] = Math.cos(angle) * scale;
+      sin[t * half + i] = Math.sin(angle) * scale;
     }
   }
   return { cos, sin, half };

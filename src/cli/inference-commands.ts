@@ -25,6 +25,22 @@ interface GenerateCommandOptions {
   chat?: boolean;
   threads: number;
   quantize?: 'int4' | 'int8';
+  attention: string;
+  attentionOpts?: string;
+  rope?: string;
+  json?: boolean;
+}
+
+interface AttentionBenchCommandOptions {
+  model?: string;
+  preset: string;
+  modes: string;
+  contexts: string;
+  attentionOpts?: string;
+  decodeTokens: number;
+  threads: number;
+  budget: number;
+  inProcess?: boolean;
   json?: boolean;
 }
 
@@ -67,8 +83,13 @@ async function generate(options: GenerateCommandOptions): Promise<void> {
     throw new InvalidOptionError('--prompt', options.prompt ?? null, 'exactly one of --prompt TEXT or --prompt-file FILE');
   }
   const promptText = options.prompt ?? (await loadDocument(options.promptFile!)).text;
-  const { openLocalEngine } = await import('../../inference/index.js');
-  const engine = await openLocalEngine(localModel(options.model), { threads: options.threads, ...quantization(options.quantize) });
+  const { openLocalEngine, parseAttentionOptions } = await import('../../inference/index.js');
+  const engine = await openLocalEngine(localModel(options.model), {
+    threads: options.threads,
+    ...quantization(options.quantize),
+    ...(options.attention !== 'full' || options.attentionOpts ? { attention: { mode: options.attention, options: parseAttentionOptions(options.attentionOpts) } } : {}),
+    ...(options.rope ? { ropeOverride: options.rope } : {}),
+  });
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();
   process.once('SIGINT', onInterrupt);
@@ -102,20 +123,24 @@ async function generate(options: GenerateCommandOptions): Promise<void> {
   }
 }
 
+/** The checkpoint a bench runs on: --model, or a fixture of --preset generated once per machine. */
+async function benchCheckpoint(model: string | undefined, preset: string): Promise<string> {
+  const inference = await import('../../inference/index.js');
+  if (model) return inference.resolveCheckpointDirectory(localModel(model));
+  if (!inference.isFixturePresetName(preset)) throw new InvalidOptionError('--preset', preset, inference.FIXTURE_PRESET_NAMES.join(' | '));
+  // A deterministic random-weight checkpoint of the preset's real shape.
+  const directory = join(tmpdir(), 'tome-fixtures', `${preset}-seed0`);
+  if (!existsSync(join(directory, 'config.json'))) {
+    await mkdir(directory, { recursive: true });
+    process.stderr.write(`tome: writing the ${preset} fixture to ${directory} (once)\n`);
+    await inference.writeFixture(directory, { preset });
+  }
+  return directory;
+}
+
 async function benchInference(options: BenchCommandOptions): Promise<void> {
   const inference = await import('../../inference/index.js');
-  let directory: string;
-  if (options.model) directory = await inference.resolveCheckpointDirectory(localModel(options.model));
-  else {
-    if (!inference.isFixturePresetName(options.preset)) throw new InvalidOptionError('--preset', options.preset, inference.FIXTURE_PRESET_NAMES.join(' | '));
-    // Generated once per machine: a deterministic random-weight checkpoint of the preset's real shape.
-    directory = join(tmpdir(), 'tome-fixtures', `${options.preset}-seed0`);
-    if (!existsSync(join(directory, 'config.json'))) {
-      await mkdir(directory, { recursive: true });
-      process.stderr.write(`tome: writing the ${options.preset} fixture to ${directory} (once)\n`);
-      await inference.writeFixture(directory, { preset: options.preset });
-    }
-  }
+  const directory = await benchCheckpoint(options.model, options.preset);
   const result = await inference.benchmarkInference(directory, { threads: options.threads, prefillChunkSize: options.chunk, decodeTokens: options.decodeTokens, ...quantization(options.quantize) });
   if (options.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -132,6 +157,54 @@ async function benchInference(options: BenchCommandOptions): Promise<void> {
 }
 
 const round = (value: number) => Math.round(value * 10) / 10;
+
+/**
+ * `tome bench attention`: each mode runs in its own process (this CLI again, with --in-process), so the resident
+ * memory reported is that mode's alone; rows stream back as JSON lines.
+ */
+async function benchAttention(options: AttentionBenchCommandOptions): Promise<void> {
+  const inference = await import('../../inference/index.js');
+  const modes = options.modes.split(',').map((mode) => mode.trim());
+  for (const mode of modes) if (!(inference.ATTENTION_MODES as readonly string[]).includes(mode)) throw new InvalidOptionError('--modes', mode, inference.ATTENTION_MODES.join(','));
+  let contexts: number[];
+  try {
+    contexts = inference.parseContextSizes(options.contexts);
+  } catch {
+    throw new InvalidOptionError('--contexts', options.contexts, 'comma-separated sizes such as 4k,32k,128k,1m');
+  }
+  const attentionOptions = inference.parseAttentionOptions(options.attentionOpts);
+  const directory = await benchCheckpoint(options.model, options.preset);
+  if (options.inProcess) {
+    for (const mode of modes) {
+      await inference.benchmarkAttentionMode(directory, { mode, contexts, attentionOptions, decodeTokens: options.decodeTokens, threads: options.threads, budgetSeconds: options.budget, onRow: (row) => process.stdout.write(`${JSON.stringify(row)}\n`) });
+    }
+    return;
+  }
+  const { spawn } = await import('node:child_process');
+  const rows: Array<Record<string, unknown>> = [];
+  for (const mode of modes) {
+    const args = [...process.execArgv, process.argv[1]!, 'bench', 'attention', '--in-process', '--model', `onnx:${directory}`, '--modes', mode, '--contexts', options.contexts, '--decode-tokens', String(options.decodeTokens), '--threads', String(options.threads), '--budget', String(options.budget)];
+    if (options.attentionOpts) args.push('--attention-opts', options.attentionOpts);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buffered = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (!line.trim()) continue;
+        const row = JSON.parse(line) as Record<string, unknown>;
+        rows.push(row);
+        if (options.json) process.stdout.write(`${line}\n`);
+        else process.stdout.write(`${String(row['mode']).padEnd(9)} ${String(row['contextTokens']).padStart(9)} tokens  ${row['infeasibleProjectedSeconds'] !== undefined ? `not run: prefill projected at ${String(row['infeasibleProjectedSeconds'])} s` : `decode ${String(row['decodeMsPerToken'])} ms/token  rss ${String(row['rssMb'])} MB  recall ${String(row['recall'] ?? '-')}  prefill ${String(row['prefillTokPerS'])} tok/s`}\n`);
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (code !== 0) throw new Error(`the ${mode} benchmark process exited with code ${String(code)}`);
+  }
+}
 
 /** Add `tome generate` and `tome bench inference`. */
 export function addInferenceCommands(program: Command, parsers: Parsers): void {
@@ -150,12 +223,28 @@ export function addInferenceCommands(program: Command, parsers: Parsers): void {
     .option('--chat', "wrap the prompt as a user message in the model's chat template")
     .option('--threads <n>', 'ONNX Runtime threads (default 2)', parsers.wholeNumber(1), 2)
     .addOption(new Option('--quantize <kind>', 'quantize weights at load: int4 (~2× faster decode) or int8').choices(['int4', 'int8']))
+    .addOption(new Option('--attention <mode>', 'attention past the trained window: full | streaming | blocks | knn').choices(['full', 'streaming', 'blocks', 'knn']).default('full'))
+    .option('--attention-opts <k=v,...>', 'override attention defaults: sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch, efConstruction, maxDistance')
+    .option('--rope <type:factor>', 'RoPE scaling instead of the checkpoint\'s: linear|ntk|dynamic|yarn|llama3:FACTOR[,key=value], or default')
     .option('--json', 'print {text, tokens, promptTokens, prefillMs, decodeMs, finishReason}')
     .action(generate);
 
-  program
-    .command('bench')
-    .description('benchmarks')
+  const bench = program.command('bench').description('benchmarks');
+  bench
+    .command('attention')
+    .description('per-token decode latency, resident memory and retrieval recall of each attention mode as the context grows')
+    .option('--model <spec>', 'onnx:<checkpoint dir or hub repo id> (default: a generated fixture of --preset)')
+    .addOption(new Option('--preset <name>', 'fixture shape when no --model is given').default('tiny'))
+    .option('--modes <list>', 'attention modes', 'full,streaming,blocks,knn')
+    .option('--contexts <list>', 'context sizes (k = 1,000, m = 1,000,000)', '4k,32k,128k,1m')
+    .option('--attention-opts <k=v,...>', 'override attention defaults for every mode')
+    .option('--decode-tokens <n>', 'decode steps timed per context (at least one retrieval cell)', parsers.wholeNumber(1), 64)
+    .option('--threads <n>', 'ONNX Runtime threads', parsers.wholeNumber(1), 2)
+    .option('--budget <seconds>', 'skip a full-attention context whose prefill is projected to take longer', parsers.wholeNumber(1), 240)
+    .addOption(new Option('--in-process', 'run the modes in this process (used by the per-mode child processes)').hideHelp())
+    .option('--json', 'print one {mode, contextTokens, decodeMsPerToken, rssMb, recall, prefillTokPerS, …} per line')
+    .action(benchAttention);
+  bench
     .command('inference')
     .description('prefill and decode tokens/s of a local model against the machine roofs measured in the same run')
     .option('--model <spec>', 'onnx:<checkpoint dir or hub repo id> (default: a generated fixture of --preset)')

@@ -94,3 +94,59 @@ describe('tome model fixture → tome generate', () => {
     expect(result.modelCalls).toBe(1);
   });
 });
+
+describe('tome generate past the trained window: --attention and --rope', () => {
+  let short: string;
+  let longPrompt: string;
+  beforeAll(async () => {
+    // A checkpoint trained on 128 positions, and a prompt of a few hundred tokens.
+    short = join(directory, 'tiny-128');
+    const { writeFixture } = await import('../../inference/fixture/index.js');
+    await writeFixture(short, { preset: 'tiny', maxPositionEmbeddings: 128 });
+    longPrompt = 'Call me Ishmael. Some years ago, never mind how long precisely, having little money in my purse. '.repeat(12);
+  });
+
+  const generateLong = (...extra: string[]) => tome('generate', '--model', `onnx:${short}`, '--prompt', longPrompt, '--max-tokens', '4', '--json', ...extra);
+
+  it('full attention refuses a prompt past the window; blocks, streaming, knn and a RoPE extension read it', () => {
+    const refused = generateLong();
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/prompt/i);
+    for (const extra of [['--attention', 'blocks'], ['--attention', 'streaming'], ['--attention', 'knn', '--attention-opts', 'topK=16'], ['--rope', 'yarn:8'], ['--attention', 'blocks', '--rope', 'dynamic:2']]) {
+      const { code, stdout, stderr } = generateLong(...extra);
+      expect(stderr, extra.join(' ')).toBe('');
+      expect(code, extra.join(' ')).toBe(0);
+      const result = JSON.parse(stdout) as { promptTokens: number; tokens: number };
+      expect(result.promptTokens).toBeGreaterThan(128);
+      expect(result.tokens).toBeGreaterThan(0);
+    }
+  });
+
+  it('bad attention or RoPE options exit 2 naming the option and the fix', () => {
+    for (const [extra, pattern] of [
+      [['--attention-opts', 'topk=3', '--attention', 'blocks'], /one of sinks/],
+      [['--attention', 'blocks', '--attention-opts', 'window=500'], /maxDistance/],
+      [['--rope', 'warp:2'], /--rope.*names no RoPE type/],
+      [['--rope', 'yarn:0.5'], /factor ≥ 1/],
+    ] as const) {
+      const { code, stderr } = generateLong(...extra);
+      expect(code, extra.join(' ')).toBe(2);
+      expect(stderr).toMatch(pattern);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('tome bench attention --json prints one row per mode and context', () => {
+    const { code, stdout, stderr } = tome('bench', 'attention', '--model', `onnx:${short}`, '--modes', 'full,blocks,knn', '--contexts', '300,600', '--decode-tokens', '8', '--json');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const rows = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rows.map((row) => `${String(row['mode'])}@${String(row['contextTokens'])}`)).toEqual(['full@300', 'full@600', 'blocks@300', 'blocks@600', 'knn@300', 'knn@600']);
+    for (const row of rows) {
+      expect(row['decodeMsPerToken']).toBeGreaterThan(0);
+      expect(row['rssMb']).toBeGreaterThan(0);
+      if (row['mode'] === 'full') expect(row['recall']).toBeNull();
+      else expect(row['recall']).toBeGreaterThanOrEqual(0.9);
+    }
+  });
+});

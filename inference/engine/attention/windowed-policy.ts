@@ -1,0 +1,251 @@
+import { rotateRows, rotateRowsAtOnePosition, type RotaryTable } from '../../rope.js';
+import type { AttentionPolicy, AttentionSelection, AttentionStep, PolicyDimensions } from '../attention-policy.js';
+import type { LayerKvMemory } from '../kv-memory.js';
+import type { AttentionSettings } from './attention-settings.js';
+import { BlockMemory, TokenMemory, type MemoryRetriever } from './memory-retrievers.js';
+
+/**
+ * Streaming, block-retrieval and kNN attention: one layout, three sources of memory.
+ *
+ *   tokens:  [ sinks | ........ memory (left the window) ........ | window ............ | cell's queries ]
+ *            0      sinks                                        w                     cellStart
+ *   shown:   [ sinks | retrieved memory tokens (blocks / knn; none when streaming) | window … query ]
+ *   compressed positions: window and queries at their true positions; the retrieved tokens all at w − 1; the
+ *            sinks right before them. Every distance stays ≤ sinks + window + blockSize + stepSize ≤ maxDistance.
+ *
+ * Everything is decided per *cell* — stepSize queries on a grid of absolute positions: the window start w (on a
+ * block boundary), which blocks have left the window, and what is retrieved (from the cell's first query). So a
+ * decode step, a prefill chunk and one long prefill all see the same keys, and chunking changes nothing.
+ * Keys are cached un-rotated by the memory; the sink + retrieved part of the shown keys is built (rotated) once per
+ * cell and layer, and the window part is appended to it step by step.
+ */
+export class WindowedAttentionPolicy implements AttentionPolicy {
+  readonly name: string;
+  readonly stepSize: number;
+  private readonly layers: LayerState[];
+  private readonly kvWidth: number;
+
+  constructor(
+    readonly settings: AttentionSettings,
+    private readonly dims: PolicyDimensions,
+  ) {
+    this.name = settings.mode;
+    this.stepSize = settings.stepSize;
+    this.kvWidth = dims.numKvHeads * dims.headDim;
+    this.layers = Array.from({ length: dims.numLayers }, () => this.freshLayer());
+  }
+
+  select(layer: number, memory: LayerKvMemory, step: AttentionStep, rotary: RotaryTable, queries: Float32Array): AttentionSelection {
+    const state = this.layers[layer]!;
+    const { queryStart, queryCount } = step;
+    const queryEnd = queryStart + queryCount;
+    state.queries.write(queryStart, queryCount, (target) => groupSum(queries, queryCount, this.dims, target));
+    const cellStart = Math.floor(queryStart / this.stepSize) * this.stepSize;
+    const windowStart = this.windowStart(cellStart);
+    this.evictUpTo(state, windowStart, memory);
+    if (state.cell !== cellStart) this.startCell(state, cellStart, windowStart, memory, rotary);
+    // The window part: rows [w, queryEnd) at their true positions, appended since the last step of this cell.
+    if (state.assembledEnd > queryStart) {
+      state.assembledCount -= state.assembledEnd - queryStart;
+      state.assembledEnd = queryStart;
+    }
+    const appendFrom = state.assembledEnd;
+    const rows = queryEnd - appendFrom;
+    state.reserve(state.assembledCount + rows, this.kvWidth);
+    const width = this.kvWidth;
+    state.keys.set(memory.rotatedKeys.subarray(appendFrom * width, queryEnd * width), state.assembledCount * width);
+    state.values.set(memory.values.subarray(appendFrom * width, queryEnd * width), state.assembledCount * width);
+    state.assembledCount += rows;
+    state.assembledEnd = queryEnd;
+    const keyCount = state.assembledCount;
+    return {
+      keys: state.keys.subarray(0, keyCount * width),
+      values: state.values.subarray(0, keyCount * width),
+      keyCount,
+      mask: this.mask(state, step, windowStart, keyCount),
+    };
+  }
+
+  /** The memory was cut back to `length` tokens: forget what was derived from the rest. */
+  truncate(length: number): void {
+    for (let layer = 0; layer < this.layers.length; layer++) {
+      const state = this.layers[layer]!;
+      state.queries.length = Math.min(state.queries.length, length);
+      state.cell = -1;
+      // Evicted blocks were scored with queries up to blockSize past their end; keep them only if those survive.
+      if (state.evictedUpTo + this.settings.blockSize > length && state.evictedUpTo > this.settings.sinks) this.layers[layer] = this.freshLayer(state.queries);
+    }
+  }
+
+  /** Keys are about to be shown under new frequencies (dynamic NTK, LongRoPE's switch): rebuild cells. */
+  positionsChanged(): void {
+    for (const state of this.layers) state.cell = -1;
+  }
+
+  /** Mean share of the exact top-k found by the index, over `queryPositions` and every layer (1 for exact search). */
+  retrievalRecall(queryPositions: readonly number[]): number {
+    let total = 0;
+    let count = 0;
+    for (const state of this.layers) {
+      if (!state.retriever || state.retriever.tokens === 0) continue;
+      for (const position of queryPositions) {
+        if (position >= state.queries.length) continue;
+        total += state.retriever.recall(state.queries.row(position));
+        count++;
+      }
+    }
+    return count === 0 ? 1 : total / count;
+  }
+
+  /** Tokens held in retrieval memory, per layer (for reports). */
+  get memoryTokens(): number[] {
+    return this.layers.map((state) => state.retriever?.tokens ?? 0);
+  }
+
+  private freshLayer(queries = new GrowingRows(this.dims.numKvHeads * this.dims.headDim)): LayerState {
+    const width = this.dims.numKvHeads * this.dims.headDim;
+    const retriever = this.settings.mode === 'blocks' ? new BlockMemory(this.settings, width) : this.settings.mode === 'knn' ? new TokenMemory(this.settings, width) : null;
+    return new LayerState(queries, retriever, this.settings.sinks);
+  }
+
+  /** Where the window of the cell starting at `cellStart` begins; 0 while everything still fits. */
+  private windowStart(cellStart: number): number {
+    const { sinks, window, blockSize } = this.settings;
+    const earliest = cellStart - window;
+    if (earliest <= sinks) return 0;
+    if (this.settings.mode === 'streaming') return earliest;
+    return sinks + Math.floor((earliest - sinks) / blockSize) * blockSize;
+  }
+
+  private evictUpTo(state: LayerState, windowStart: number, memory: LayerKvMemory): void {
+    if (!state.retriever) return;
+    const { blockSize } = this.settings;
+    while (state.evictedUpTo + blockSize <= windowStart) {
+      state.retriever.evict(state.evictedUpTo, blockSize, memory.keys, state.queries.data, state.queries.length);
+      state.evictedUpTo += blockSize;
+    }
+  }
+
+  /** Build the cell's fixed part of the shown keys: sinks and retrieved memory, rotated where they are shown. */
+  private startCell(state: LayerState, cellStart: number, windowStart: number, memory: LayerKvMemory, rotary: RotaryTable): void {
+    const width = this.kvWidth;
+    const { numKvHeads, headDim } = this.dims;
+    const sinkCount = windowStart === 0 ? 0 : Math.min(this.settings.sinks, windowStart);
+    const retrieved = windowStart > 0 && state.retriever && state.retriever.tokens > 0 ? state.retriever.retrieve(state.queries.row(cellStart)) : [];
+    const prefixRows = sinkCount + retrieved.length;
+    state.assembledCount = 0;
+    state.reserve(prefixRows, width);
+    const original = this.settings.positions === 'original';
+    // Sinks: tokens [0, sinkCount).
+    if (original) state.keys.set(memory.rotatedKeys.subarray(0, sinkCount * width), 0);
+    else {
+      const sinkEnd = retrieved.length > 0 ? windowStart - 1 : windowStart;
+      const { cos, sin } = rotary.rows(sinkEnd - sinkCount, sinkCount);
+      rotateRows(memory.keys.subarray(0, sinkCount * width), state.keys.subarray(0, sinkCount * width), sinkCount, numKvHeads, headDim, cos, sin);
+    }
+    state.values.set(memory.values.subarray(0, sinkCount * width), 0);
+    // Retrieved memory tokens, in document order.
+    retrieved.forEach((token, index) => {
+      const row = (sinkCount + index) * width;
+      state.keys.set((original ? memory.rotatedKeys : memory.keys).subarray(token * width, (token + 1) * width), row);
+      state.values.set(memory.values.subarray(token * width, (token + 1) * width), row);
+    });
+    if (!original && retrieved.length > 0) {
+      const { cos, sin } = rotary.rows(windowStart - 1, 1);
+      const span = state.keys.subarray(sinkCount * width, prefixRows * width);
+      rotateRowsAtOnePosition(span, span, retrieved.length, numKvHeads, headDim, cos, sin);
+    }
+    state.cell = cellStart;
+    state.prefixRows = prefixRows;
+    state.assembledCount = prefixRows;
+    state.assembledEnd = windowStart;
+  }
+
+  /** [T, S]: sinks and memory visible to every query; window keys causally. */
+  private mask(state: LayerState, step: AttentionStep, windowStart: number, keyCount: number): Float32Array {
+    const size = step.queryCount * keyCount;
+    if (state.mask.length < size) state.mask = new Float32Array(Math.max(size, state.mask.length * 2));
+    const mask = state.mask.subarray(0, size);
+    for (let query = 0; query < step.queryCount; query++) {
+      const row = query * keyCount;
+      // Window keys up to and including the query's own position.
+      const visible = state.prefixRows + (step.queryStart + query + 1 - windowStart);
+      mask.fill(0, row, row + visible);
+      mask.fill(-Infinity, row + visible, row + keyCount);
+    }
+    return mask;
+  }
+}
+
+/** Rows of `width` floats indexed by token position, growing by doubling. */
+class GrowingRows {
+  data: Float32Array;
+  length = 0;
+
+  constructor(readonly width: number) {
+    this.data = new Float32Array(width * 256);
+  }
+
+  /** Rows [start, start + count) written by `fill` (the store is cut to `start` first). */
+  write(start: number, count: number, fill: (target: Float32Array) => void): void {
+    const needed = (start + count) * this.width;
+    if (needed > this.data.length) {
+      const grown = new Float32Array(Math.max(needed, this.data.length * 2));
+      grown.set(this.data.subarray(0, Math.min(this.length, start) * this.width));
+      this.data = grown;
+    }
+    fill(this.data.subarray(start * this.width, needed));
+    this.length = start + count;
+  }
+
+  row(position: number): Float32Array {
+    return this.data.subarray(position * this.width, (position + 1) * this.width);
+  }
+}
+
+class LayerState {
+  /** The cell whose fixed part is assembled (-1: none). */
+  cell = -1;
+  prefixRows = 0;
+  assembledCount = 0;
+  /** Window rows [windowStart, assembledEnd) are assembled after the prefix. */
+  assembledEnd = 0;
+  keys = new Float32Array(0);
+  values = new Float32Array(0);
+  mask = new Float32Array(0);
+
+  constructor(
+    /** Group-summed un-rotated queries of every token so far. */
+    readonly queries: GrowingRows,
+    readonly retriever: MemoryRetriever | null,
+    /** Tokens [sinks, evictedUpTo) have been handed to the retriever. */
+    public evictedUpTo: number,
+  ) {}
+
+  reserve(rows: number, width: number): void {
+    if (rows * width <= this.keys.length) return;
+    const capacity = Math.max(rows, 2 * (this.keys.length / Math.max(width, 1))) * width;
+    const keys = new Float32Array(capacity);
+    const values = new Float32Array(capacity);
+    keys.set(this.keys.subarray(0, this.assembledCount * width));
+    values.set(this.values.subarray(0, this.assembledCount * width));
+    this.keys = keys;
+    this.values = values;
+  }
+}
+
+/** [T, heads·headDim] queries → [T, kvHeads·headDim]: for each KV head, the sum of the query heads sharing it. */
+function groupSum(queries: Float32Array, rows: number, dims: PolicyDimensions, target: Float32Array): void {
+  const { numHeads, numKvHeads, headDim } = dims;
+  const group = numHeads / numKvHeads;
+  const queryWidth = numHeads * headDim;
+  const kvWidth = numKvHeads * headDim;
+  target.fill(0, 0, rows * kvWidth);
+  for (let row = 0; row < rows; row++) {
+    for (let head = 0; head < numHeads; head++) {
+      const from = row * queryWidth + head * headDim;
+      const to = row * kvWidth + Math.floor(head / group) * headDim;
+      for (let i = 0; i < headDim; i++) target[to + i]! += queries[from + i]!;
+    }
+  }
+}
