@@ -43,19 +43,25 @@ interface ScoreSummaryOptions {
 }
 
 /**
- * Engine settings the local `onnx:` engine takes from grid methods (`truncate@attention=blocks`), mapped onto
- * its open options. Empty until the engine exposes them (issue #7): a key not in this table fails its cells with a
- * typed MODEL_SPEC_INVALID naming the setting, instead of being silently ignored. Add one line per setting here.
+ * Engine settings the local `onnx:` engine takes from grid methods, mapped onto its open options:
+ * `attention=blocks|streaming|knn|full`, `rope=yarn:4` (any `--rope` value), and `attn-<option>=value` for one
+ * attention default (`attn-topK=8`, `attn-sinks=4`; the names of `--attention-opts`). Any other key fails its cells
+ * with a typed MODEL_SPEC_INVALID naming the setting, instead of being silently ignored.
  */
-const ONNX_ENGINE_SETTINGS: Record<string, (value: string) => Record<string, unknown>> = {};
-
 registerEngineSettings('onnx', async (rest, settings, options) => {
-  const engineOptions: Record<string, unknown> = {};
+  let attentionMode: string | undefined;
+  const attentionOptions: Record<string, string> = {};
+  let ropeOverride: string | undefined;
   for (const [key, value] of Object.entries(settings)) {
-    const map = ONNX_ENGINE_SETTINGS[key];
-    if (!map) throw new ModelSpecError('MODEL_SPEC_INVALID', `onnx:${rest}`, `this build's onnx engine does not take ${key}=${value} yet`, `drop @${key}=… from --methods, or use a tome build whose engine supports it (known: ${Object.keys(ONNX_ENGINE_SETTINGS).join(', ') || 'none yet'})`);
-    Object.assign(engineOptions, map(value));
+    if (key === 'attention') attentionMode = value;
+    else if (key === 'rope') ropeOverride = value;
+    else if (key.startsWith('attn-') && key.length > 'attn-'.length) attentionOptions[key.slice('attn-'.length)] = value;
+    else throw new ModelSpecError('MODEL_SPEC_INVALID', `onnx:${rest}`, `the onnx engine takes no setting ${key}=${value}`, 'use attention=MODE, rope=TYPE:FACTOR or attn-<option>=VALUE (e.g. attn-topK=8)');
   }
+  const engineOptions = {
+    ...(attentionMode !== undefined || Object.keys(attentionOptions).length > 0 ? { attention: { mode: attentionMode ?? 'full', options: attentionOptions } } : {}),
+    ...(ropeOverride !== undefined ? { ropeOverride } : {}),
+  };
   const { resolveOnnxModel } = await import('../../inference/langchain/onnx-provider.js');
   return resolveOnnxModel(rest, options, engineOptions);
 });

@@ -29,6 +29,7 @@ describe('parseModelConfig', () => {
       ropeScaling: null,
       partialRotaryFactor: 1,
       maxPositionEmbeddings: 128,
+      originalMaxPositionEmbeddings: null,
       tieWordEmbeddings: false,
       qkvBias: false,
       outputBias: false,
