@@ -1,3 +1,4 @@
+import type { Callbacks } from '@langchain/core/callbacks/manager';
 import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import pLimit from 'p-limit';
 import { callModel } from '../agents/model-call.js';
@@ -62,6 +63,8 @@ export interface BooookScoreOptions {
   readonly signal?: AbortSignal;
   /** Tokens kept free for each judge reply. Default 120. */
   readonly replyTokens?: number;
+  /** LangChain callbacks for the judge calls (e.g. to count their tokens). */
+  readonly callbacks?: Callbacks;
 }
 
 /**
@@ -84,7 +87,7 @@ export async function booookScore(summary: string, judge: ModelHandle, options: 
             task: { kind: 'answer', source: summary, query: question, wordLimit: 60 },
             reservedOutputTokens: options.replyTokens ?? 120,
           },
-          { signal: options.signal },
+          { signal: options.signal, ...(options.callbacks ? { config: { callbacks: options.callbacks } } : {}) },
         );
         return { index, sentence, confusions: parseJudgement(reply.text), reply: reply.text };
       }),

@@ -20,7 +20,7 @@ export interface CellRecord {
   /** In [0, 1]; 0 for a failed cell. */
   readonly score: number;
   readonly expected: readonly string[];
-  /** The answer, cut to 500 characters. */
+  /** The answer, cut to 500 characters (a summary cell keeps its whole summary). */
   readonly answer: string;
   readonly modelCalls: number;
   /** Prompt tokens sent to the model, all calls together, by the model's counter. */
@@ -30,6 +30,42 @@ export interface CellRecord {
   readonly wallMs: number;
   /** Present when the cell failed (a typed error such as an engine setting the model does not take). */
   readonly error?: { readonly code: string; readonly message: string };
+  /** Summary cells (`tome eval summary`): the quality measures; `score` is then the planted-fact coverage. */
+  readonly summary?: SummaryCellMetrics;
+}
+
+/** What a summary cell measures besides cost: coverage of planted facts, length against the budget, coherence. */
+export interface SummaryCellMetrics {
+  /** The method's summary budget in tokens. */
+  readonly budget: number;
+  /** Tokens of the summary by the model's counter. */
+  readonly summaryTokens: number;
+  /** summaryTokens / budget. */
+  readonly lengthRatio: number;
+  readonly withinBudget: boolean;
+  readonly facts: number;
+  readonly factsCovered: number;
+  /** factsCovered / facts (also the cell's score). */
+  readonly coverage: number;
+  /** BooookScore coherence in [0, 1]; null when not judged (no judge, or a summary without sentences). */
+  readonly coherence: number | null;
+  /** Sentences of the summary: one judge call each when judged. */
+  readonly sentences: number;
+  /** Sentences the judge flagged; null when not judged. */
+  readonly confusing: number | null;
+  /** Flagged sentences per confusion type. */
+  readonly confusions: Readonly<Record<string, number>>;
+  /** The judge's spec; null when coherence was not judged. */
+  readonly judge: string | null;
+  readonly judgeCalls: number;
+  /** Prompt and output tokens of the judge calls, by the judge's counter (not in the cell's inputTokens). */
+  readonly judgeInputTokens: number;
+  readonly judgeOutputTokens: number;
+  /** Wall time of the judging (not in the cell's wallMs, which times the method only). */
+  readonly judgeMs: number;
+  /** Chunks the method read and levels of summaries it wrote. */
+  readonly chunks: number;
+  readonly levels: number;
 }
 
 /**

@@ -10,6 +10,7 @@ export * from './methods.js';
 export * from './model-settings.js';
 export * from './cell-store.js';
 export * from './grid.js';
+export * from './summary-grid.js';
 export * from './report.js';
 export * from './charts.js';
 export * from './booookscore.js';

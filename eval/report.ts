@@ -1,4 +1,5 @@
 import type { CellRecord } from './cell-store.js';
+import { CONFUSION_TYPES } from './booookscore.js';
 import { formatLength } from './lengths.js';
 
 /** One point of the grid: a method at a length, over its samples. */
@@ -16,6 +17,24 @@ export interface GridRow {
   readonly wallMs: number;
   /** Error codes of failed cells, distinct. */
   readonly errors: readonly string[];
+  /** Summary cells only: quality measures over the cells that did not fail (undefined when all failed). */
+  readonly summary?: SummaryRow;
+}
+
+/** Means of a summary grid point over its finished cells. */
+export interface SummaryRow {
+  /** Mean BooookScore coherence over the judged cells; null when none was judged. */
+  readonly coherence: number | null;
+  readonly judged: number;
+  /** Mean summary tokens / budget. */
+  readonly lengthRatio: number;
+  /** Share of summaries within their budget. */
+  readonly withinBudget: number;
+  readonly summaryTokens: number;
+  readonly budget: number;
+  readonly sentences: number;
+  readonly judgeCalls: number;
+  readonly judgeInputTokens: number;
 }
 
 export interface ReportContext {
@@ -28,6 +47,8 @@ export interface ReportContext {
   readonly command?: string;
   /** Names of chart files written next to the report, shown as images. */
   readonly charts?: readonly { readonly title: string; readonly file: string }[];
+  /** Summary grids: the task's settings, and why coherence is not judged when it is not. */
+  readonly summary?: { readonly facts: number; readonly budget: number; readonly judge: string | null; readonly unjudged?: string };
 }
 
 const mean = (values: readonly number[]) => (values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length);
@@ -52,8 +73,28 @@ export function summarizeCells(cells: readonly CellRecord[]): GridRow[] {
       outputTokens: mean(group.map((cell) => cell.outputTokens)),
       wallMs: mean(group.map((cell) => cell.wallMs)),
       errors: [...new Set(group.flatMap((cell) => (cell.error ? [cell.error.code] : [])))],
+      ...summaryRow(group),
     }))
     .sort((a, b) => methodOrder.indexOf(a.method) - methodOrder.indexOf(b.method) || a.length - b.length);
+}
+
+function summaryRow(group: readonly CellRecord[]): { summary?: SummaryRow } {
+  const measured = group.flatMap((cell) => (cell.summary && !cell.error ? [cell.summary] : []));
+  if (measured.length === 0) return {};
+  const judged = measured.flatMap((summary) => (summary.coherence === null ? [] : [summary.coherence]));
+  return {
+    summary: {
+      coherence: judged.length === 0 ? null : mean(judged),
+      judged: judged.length,
+      lengthRatio: mean(measured.map((summary) => summary.lengthRatio)),
+      withinBudget: mean(measured.map((summary) => (summary.withinBudget ? 1 : 0))),
+      summaryTokens: mean(measured.map((summary) => summary.summaryTokens)),
+      budget: mean(measured.map((summary) => summary.budget)),
+      sentences: mean(measured.map((summary) => summary.sentences)),
+      judgeCalls: mean(measured.map((summary) => summary.judgeCalls)),
+      judgeInputTokens: mean(measured.map((summary) => summary.judgeInputTokens)),
+    },
+  };
 }
 
 function table(rows: readonly GridRow[], value: (row: GridRow) => string): string {
@@ -78,39 +119,103 @@ function depthTable(cells: readonly CellRecord[]): string | undefined {
   return [`| depth | ${methods.join(' | ')} |`, `| ---: | ${methods.map(() => '---:').join(' | ')} |`, ...rows].join('\n');
 }
 
+const percent = (value: number) => `${(value * 100).toFixed(0)}%`;
+const failedNote = (row: GridRow) => (row.failed > 0 ? ` (${row.failed} failed)` : '');
+const callCount = (calls: number) => calls.toFixed(calls % 1 === 0 ? 0 : 1);
+const duration = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
+
 /** The Markdown report: what ran, accuracy / cost / time tables, per-depth accuracy, failures, charts. */
 export function renderMarkdownReport(cells: readonly CellRecord[], context: ReportContext): string {
   const rows = summarizeCells(cells);
-  const failures = cells.filter((cell) => cell.error);
-  const lines = [
-    `# tome eval: ${context.task}`,
-    '',
-    `Model \`${context.model}\`, haystack \`${context.haystack}\`, ${context.samples} sample(s) per length (needle depths swept evenly from 0% to 100%), seed ${context.seed}. Lengths are exact token counts of the document by the model's counter; ${cells.length} cells.`,
-    ...(context.command ? ['', 'Reproduce with:', '', '```sh', context.command, '```'] : []),
-    '',
-    '## Accuracy (mean score per sample)',
-    '',
-    table(rows, (row) => `${(row.accuracy * 100).toFixed(0)}%${row.failed > 0 ? ` (${row.failed} failed)` : ''}`),
-    '',
-    '## Cost: prompt tokens sent to the model per question (model calls)',
-    '',
-    table(rows, (row) => `${compact(row.inputTokens)} (${row.modelCalls.toFixed(row.modelCalls % 1 === 0 ? 0 : 1)})`),
-    '',
-    '## Output tokens per question',
-    '',
-    table(rows, (row) => compact(row.outputTokens)),
-    '',
-    '## Wall time per question',
-    '',
-    table(rows, (row) => (row.wallMs >= 1000 ? `${(row.wallMs / 1000).toFixed(1)} s` : `${row.wallMs.toFixed(0)} ms`)),
-  ];
-  const depths = depthTable(cells);
-  if (depths) lines.push('', '## Accuracy by needle depth (all lengths)', '', depths);
+  const isSummary = context.summary !== undefined || cells.some((cell) => cell.summary !== undefined);
+  const lines = [`# tome eval: ${context.task}`, ''];
+  if (isSummary) {
+    const settings = context.summary;
+    const judging = settings?.judge ? `Coherence judged by \`${settings.judge}\` (one call per summary sentence).` : `Coherence not judged${settings?.unjudged ? `: ${settings.unjudged}` : ''}.`;
+    lines.push(
+      `Model \`${context.model}\`, haystack \`${context.haystack}\`, ${context.samples} sample(s) per length${settings ? `, ${settings.facts} planted facts per document, summary budget ${settings.budget} tokens (unless a method sets @summary-tokens=)` : ''}, seed ${context.seed}. Lengths are exact token counts of the document by the model's counter; ${cells.length} cells. ${judging}`,
+    );
+  } else {
+    lines.push(`Model \`${context.model}\`, haystack \`${context.haystack}\`, ${context.samples} sample(s) per length (needle depths swept evenly from 0% to 100%), seed ${context.seed}. Lengths are exact token counts of the document by the model's counter; ${cells.length} cells.`);
+  }
+  if (context.command) lines.push('', 'Reproduce with:', '', '```sh', context.command, '```');
+  if (isSummary) {
+    const quality = (value: (summary: SummaryRow) => string) => (row: GridRow) => (row.summary ? value(row.summary) : 'failed');
+    lines.push(
+      '',
+      '## Planted-fact coverage (share of planted facts the summary names; the cell score)',
+      '',
+      table(rows, (row) => `${percent(row.accuracy)}${failedNote(row)}`),
+      '',
+      '## BooookScore coherence (share of summary sentences the judge finds free of confusion)',
+      '',
+      table(rows, quality((summary) => (summary.coherence === null ? 'n/a' : `${percent(summary.coherence)} (${summary.sentences.toFixed(0)} sentences)`))),
+      '',
+      '## Length compliance: summary tokens / budget (share of summaries within budget)',
+      '',
+      table(rows, quality((summary) => `${summary.summaryTokens.toFixed(0)} / ${summary.budget.toFixed(0)} = ${percent(summary.lengthRatio)} (${percent(summary.withinBudget)} within)`)),
+      '',
+      '## Cost: prompt tokens sent to the model per summary (model calls)',
+      '',
+      table(rows, (row) => `${compact(row.inputTokens)} (${callCount(row.modelCalls)})`),
+      '',
+      '## Output tokens per summary',
+      '',
+      table(rows, (row) => compact(row.outputTokens)),
+      '',
+      '## Wall time per summary (judging not included)',
+      '',
+      table(rows, (row) => duration(row.wallMs)),
+    );
+    if (rows.some((row) => (row.summary?.judgeCalls ?? 0) > 0)) {
+      lines.push('', '## Judge: prompt tokens per summary (judge calls)', '', table(rows, quality((summary) => `${compact(summary.judgeInputTokens)} (${callCount(summary.judgeCalls)})`)));
+      const confusions = confusionTable(cells);
+      if (confusions) lines.push('', '## Sentences flagged per confusion type (all lengths)', '', confusions);
+    }
+  } else {
+    lines.push(
+      '',
+      '## Accuracy (mean score per sample)',
+      '',
+      table(rows, (row) => `${percent(row.accuracy)}${failedNote(row)}`),
+      '',
+      '## Cost: prompt tokens sent to the model per question (model calls)',
+      '',
+      table(rows, (row) => `${compact(row.inputTokens)} (${callCount(row.modelCalls)})`),
+      '',
+      '## Output tokens per question',
+      '',
+      table(rows, (row) => compact(row.outputTokens)),
+      '',
+      '## Wall time per question',
+      '',
+      table(rows, (row) => duration(row.wallMs)),
+    );
+    const depths = depthTable(cells);
+    if (depths) lines.push('', '## Accuracy by needle depth (all lengths)', '', depths);
+  }
   if (context.charts && context.charts.length > 0) lines.push('', '## Charts', '', ...context.charts.flatMap((chart) => [`![${chart.title}](${chart.file})`, '']));
+  const failures = cells.filter((cell) => cell.error);
   if (failures.length > 0) {
     const distinct = new Map<string, CellRecord>();
     for (const failure of failures) distinct.set(`${failure.method}:${failure.error!.code}`, failure);
     lines.push('', '## Failed cells', '', ...[...distinct.values()].map((cell) => `- \`${cell.method}\`: ${cell.error!.code}: ${cell.error!.message}`));
   }
   return `${lines.join('\n').trimEnd()}\n`;
+}
+
+/** Sentences flagged per confusion type (rows) per method (columns), summed over every judged cell. */
+function confusionTable(cells: readonly CellRecord[]): string | undefined {
+  const judged = cells.filter((cell) => cell.summary && cell.summary.coherence !== null);
+  if (judged.length === 0) return undefined;
+  const methods = [...new Set(judged.map((cell) => cell.method))];
+  const types = [...CONFUSION_TYPES, 'unspecified'].filter((type) => judged.some((cell) => (cell.summary!.confusions[type] ?? 0) > 0));
+  const total = (method: string, type: string) => judged.filter((cell) => cell.method === method).reduce((sum, cell) => sum + (cell.summary!.confusions[type] ?? 0), 0);
+  const sentences = (method: string) => judged.filter((cell) => cell.method === method).reduce((sum, cell) => sum + cell.summary!.sentences, 0);
+  return [
+    `| confusion | ${methods.join(' | ')} |`,
+    `| --- | ${methods.map(() => '---:').join(' | ')} |`,
+    ...types.map((type) => `| ${type} | ${methods.map((method) => total(method, type)).join(' | ')} |`),
+    `| (sentences judged) | ${methods.map(sentences).join(' | ')} |`,
+  ].join('\n');
 }

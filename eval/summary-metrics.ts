@@ -44,8 +44,9 @@ export function factCoverage(summary: string, facts: readonly PlantedFact[]): Fa
 /**
  * A document of exactly `tokens` tokens (real text by default) with `facts` invented facts spread evenly through
  * it: "The keeper of the <place> lighthouse was called <Name>." A summary covers a fact when it names both.
+ * `tokens` in the result is the length by the counter (equal to the request unless the counter cannot land on it).
  */
-export function plantedFactsDocument(options: { tokens: number; facts: number; seed: number; haystack?: HaystackKind; counter?: TokenCounter }): { document: string; facts: PlantedFact[] } {
+export function plantedFactsDocument(options: { tokens: number; facts: number; seed: number; haystack?: HaystackKind; counter?: TokenCounter }): { document: string; facts: PlantedFact[]; tokens: number } {
   const random = seededRandom(deriveSeed('planted-facts', options.seed, options.tokens, options.facts));
   const words = distinctWords(random, options.facts * 2, 3).map((word) => word[0]!.toUpperCase() + word.slice(1));
   const facts = Array.from({ length: options.facts }, (_, index) => {
@@ -59,5 +60,5 @@ export function plantedFactsDocument(options: { tokens: number; facts: number; s
     units: new UnitBuffer(haystackSentences(options.haystack ?? 'moby-dick', random)),
     needles: facts.map((fact, index) => ({ text: fact.sentence, depth: (index + 0.5) / facts.length })),
   });
-  return { document: assembled.text, facts };
+  return { document: assembled.text, facts, tokens: assembled.tokens };
 }

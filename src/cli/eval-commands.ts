@@ -3,28 +3,33 @@ import { join, relative } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
 import { loadDocument } from '../documents.js';
-import { AbortedError, ModelSpecError } from '../errors.js';
+import { AbortedError, InvalidOptionError, ModelSpecError } from '../errors.js';
 import type { ModelHandle } from '../models/model-handle.js';
 import { modelFor } from './queue-commands.js';
 import { booookScore } from '../../eval/booookscore.js';
-import { CellStore } from '../../eval/cell-store.js';
+import { CellStore, type CellRecord } from '../../eval/cell-store.js';
 import { writeGridCharts } from '../../eval/charts.js';
 import { runEvalGrid, type GridEvent, type ModelSource } from '../../eval/grid.js';
 import { HAYSTACK_KINDS, type HaystackKind } from '../../eval/haystack.js';
 import { formatLength, parseLengths } from '../../eval/lengths.js';
-import { parseMethods } from '../../eval/methods.js';
+import { parseMethods, parseSummaryMethods } from '../../eval/methods.js';
 import { registerEngineSettings, resolveModelWithSettings, splitModelSettings, type ModelSettings } from '../../eval/model-settings.js';
 import { renderMarkdownReport, summarizeCells } from '../../eval/report.js';
 import { factCoverage, lengthCompliance } from '../../eval/summary-metrics.js';
-import { EVAL_TASKS, evalTask } from '../../eval/tasks/index.js';
+import { DEFAULT_PLANTED_FACTS, EVAL_TASK_NAMES, evalTask, SUMMARY_TASK } from '../../eval/tasks/index.js';
+import { runSummaryGrid, type SummaryGridOptions } from '../../eval/summary-grid.js';
+import { BOOK_SUMMARY_DEFAULTS } from '../../pipelines/book-summary.js';
 
 interface EvalOptions {
   model: string;
-  methods: string;
+  methods?: string;
   lengths: string;
   samples: number;
   seed: number;
-  haystack: HaystackKind;
+  haystack?: HaystackKind;
+  judge?: string;
+  facts?: number;
+  summaryTokens?: number;
   concurrency: number;
   contextWindow?: number;
   queue?: string;
@@ -66,10 +71,19 @@ registerEngineSettings('onnx', async (rest, settings, options) => {
   return resolveOnnxModel(rest, options, engineOptions);
 });
 
+/** Stop a local engine behind a handle (an `onnx:` model's worker thread and weights); other models hold nothing. */
+async function releaseModel(model: ModelHandle): Promise<void> {
+  const engine = (model.chatModel as { engine?: { dispose?: () => Promise<void> } }).engine;
+  if (typeof engine?.dispose === 'function') await engine.dispose();
+}
+
 /** Opens models for the grid: locally with settings, or on tome workers (--queue), where only `window` applies. */
 function modelSource(options: EvalOptions): ModelSource {
   return async (settings: ModelSettings) => {
-    if (options.queue === undefined) return { model: await resolveModelWithSettings(options.model, settings, { contextWindow: options.contextWindow }), close: async () => {} };
+    if (options.queue === undefined) {
+      const model = await resolveModelWithSettings(options.model, settings, { contextWindow: options.contextWindow });
+      return { model, close: () => releaseModel(model) };
+    }
     const { options: common, engine } = splitModelSettings(settings);
     if (Object.keys(engine).length > 0) throw new ModelSpecError('MODEL_SPEC_INVALID', options.model, 'engine settings cannot travel to queue workers', 'run the grid without --queue to compare engine settings');
     return modelFor(options.model, { queue: options.queue, prefix: options.prefix, contextWindow: common.contextWindow ?? options.contextWindow });
@@ -97,13 +111,46 @@ class GridProgress {
   }
 }
 
+/** `--judge`: absent → the model itself; `none` → no coherence; else that model, opened once (on the queue with --queue). */
+function judgeFor(options: EvalOptions): SummaryGridOptions['judge'] {
+  const spec = options.judge;
+  if (spec === undefined) return 'model';
+  if (spec === 'none') return 'none';
+  return {
+    spec,
+    open: async () => {
+      const opened = await modelFor(spec, { queue: options.queue, prefix: options.prefix });
+      return { model: opened.model, close: async () => (await releaseModel(opened.model), await opened.close()) };
+    },
+  };
+}
+
+/** Why a summary grid has no coherence numbers, for the report. */
+function unjudgedReason(options: EvalOptions, cells: readonly CellRecord[]): string {
+  if (options.judge === 'none') return 'no judge (--judge none)';
+  // With the default judge, a summary with sentences left unjudged means the model was the extractive engine.
+  if (options.judge === undefined && cells.some((cell) => (cell.summary?.sentences ?? 0) > 0)) return `the judge defaults to the model, and \`${options.model}\` is tome's extractive engine, which cannot judge; pass --judge <provider>:<model>`;
+  return 'no summary was judged (every cell failed or wrote no sentence)';
+}
+
 async function evaluate(taskName: string, options: EvalOptions): Promise<void> {
-  const task = evalTask(taskName);
-  const methods = parseMethods(options.methods);
+  const summaryTask = taskName === SUMMARY_TASK;
+  const task = summaryTask ? undefined : evalTask(taskName);
+  const name = task?.name ?? SUMMARY_TASK;
+  if (!summaryTask) {
+    const summaryOnly = (['judge', 'facts', 'summaryTokens'] as const).find((key) => options[key] !== undefined);
+    if (summaryOnly) throw new InvalidOptionError(`--${summaryOnly.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`, options[summaryOnly], 'only with the summary task (tome eval summary)');
+  }
+  const haystack = options.haystack ?? (summaryTask ? 'moby-dick' : 'filler');
+  const askMethods = summaryTask ? undefined : parseMethods(options.methods ?? 'truncate,rag,coa');
+  const summaryMethods = summaryTask ? parseSummaryMethods(options.methods ?? 'hierarchical,incremental') : undefined;
+  const labels = (askMethods ?? summaryMethods ?? []).map((method) => method.label);
   const lengths = parseLengths(options.lengths);
-  const out = options.out ?? join('eval-results', task.name);
+  const facts = options.facts ?? DEFAULT_PLANTED_FACTS;
+  const budget = options.summaryTokens ?? BOOK_SUMMARY_DEFAULTS.summaryTokens;
+  const out = options.out ?? join('eval-results', name);
   const store = await CellStore.open(join(out, 'cells.jsonl'));
-  const progress = new GridProgress(task.name);
+  const progress = new GridProgress(name);
   const controller = new AbortController();
   const onInterrupt = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -113,20 +160,25 @@ async function evaluate(taskName: string, options: EvalOptions): Promise<void> {
   process.on('SIGINT', onInterrupt);
   let result;
   try {
-    result = await runEvalGrid({ task, methods, lengths, samples: options.samples, seed: options.seed, haystack: options.haystack, modelSpec: options.model, models: modelSource(options), store, concurrency: options.concurrency, signal: controller.signal, onEvent: (event) => progress.handle(event) });
+    const grid = { lengths, samples: options.samples, seed: options.seed, haystack, modelSpec: options.model, models: modelSource(options), store, concurrency: options.concurrency, signal: controller.signal, onEvent: (event: GridEvent) => progress.handle(event) };
+    result = summaryMethods ? await runSummaryGrid({ ...grid, methods: summaryMethods, facts, summaryTokens: budget, judge: judgeFor(options) }) : await runEvalGrid({ ...grid, task: task!, methods: askMethods! });
   } finally {
     progress.stop();
     process.off('SIGINT', onInterrupt);
   }
   const rows = summarizeCells(result.cells);
   if (rows.length > 0) {
-    const charts = await writeGridCharts(rows, out, `${task.name}, model ${options.model}, ${options.samples} sample(s) per length`);
-    const command = `tome eval ${task.name} --model ${options.model} --methods ${methods.map((method) => method.label).join(',')} --lengths ${lengths.map(formatLength).join(',')} --samples ${options.samples} --seed ${options.seed} --haystack ${options.haystack}`;
-    const report = renderMarkdownReport(result.cells, { task: task.name, model: options.model, haystack: options.haystack, samples: options.samples, seed: options.seed, command, charts: charts.map((chart) => ({ title: chart.title, file: relative(out, chart.svg) })) });
+    const judge = result.cells.find((cell) => cell.summary?.judge)?.summary?.judge ?? null;
+    const summary = summaryTask ? { facts, budget, judge, ...(judge ? {} : { unjudged: unjudgedReason(options, result.cells) }) } : undefined;
+    const charts = await writeGridCharts(rows, out, `${name}, model ${options.model}${summaryTask ? `, judge ${judge ?? 'none'}` : ''}, ${options.samples} sample(s) per length`);
+    const summaryFlags = summaryTask ? ` --facts ${facts} --summary-tokens ${budget}${options.judge === undefined ? '' : ` --judge ${options.judge}`}` : '';
+    const command = `tome eval ${name} --model ${options.model} --methods ${labels.join(',')} --lengths ${lengths.map(formatLength).join(',')} --samples ${options.samples} --seed ${options.seed} --haystack ${haystack}${summaryFlags}`;
+    const report = renderMarkdownReport(result.cells, { task: name, model: options.model, haystack, samples: options.samples, seed: options.seed, command, charts: charts.map((chart) => ({ title: chart.title, file: relative(out, chart.svg) })), ...(summary ? { summary } : {}) });
     await mkdir(out, { recursive: true });
     await writeFile(join(out, 'report.md'), report);
+    if (summary && !judge) process.stderr.write(`tome: coherence not judged: ${summary.unjudged}\n`);
     process.stderr.write(`tome: wrote ${join(out, 'report.md')}, ${charts.length * 2} charts and ${join(out, 'cells.jsonl')}\n`);
-    process.stdout.write(options.json ? `${JSON.stringify({ task: task.name, model: options.model, haystack: options.haystack, samples: options.samples, seed: options.seed, rows, cells: result.cells })}\n` : report);
+    process.stdout.write(options.json ? `${JSON.stringify({ task: name, model: options.model, haystack, samples: options.samples, seed: options.seed, ...(summary ? { summary } : {}), rows, cells: result.cells })}\n` : report);
   }
   if (result.interrupted) throw new AbortedError(new Error(`interrupted with ${result.cells.length} cells finished; rerun the same command to resume`));
 }
@@ -155,13 +207,16 @@ export function addEvalCommands(program: Command, parsers: { wholeNumber: (minim
   program
     .command('eval')
     .description('compare ask methods on generated long-context tasks: accuracy, cost and time per length, as a report with charts')
-    .argument('<task>', `one of ${EVAL_TASKS.map((task) => task.name).join(', ')}`)
+    .argument('<task>', `one of ${EVAL_TASK_NAMES.join(', ')}`)
     .option('--model <spec>', 'extractive (offline default), <provider>:<model>, onnx:<dir>', 'extractive')
-    .option('--methods <list>', 'ask methods, comma-separated, each optionally method@key=value+key=value (e.g. rag@k=10, truncate@window=32768, truncate@attention=blocks for onnx: models)', 'truncate,rag,coa')
+    .option('--methods <list>', 'methods, comma-separated, each optionally method@key=value+key=value: ask methods (default truncate,rag,coa; e.g. rag@k=10, truncate@window=32768, truncate@attention=blocks+rope=yarn:4 for onnx: models), or for summary hierarchical, incremental, coa (default hierarchical,incremental; e.g. incremental@chunk-tokens=1024+summary-tokens=500)')
     .option('--lengths <list>', 'document lengths in tokens (k = 1024, m = 1048576)', '4k,16k,64k')
     .option('--samples <n>', 'samples per length; needle depths are swept evenly over them', wholeNumber(1), 5)
     .option('--seed <n>', 'seed of the generated samples', wholeNumber(0), 1)
-    .addOption(new Option('--haystack <kind>', 'what fills the space around needles').choices(HAYSTACK_KINDS).default('filler'))
+    .addOption(new Option('--haystack <kind>', 'what fills the space around needles (default filler; moby-dick for summary)').choices(HAYSTACK_KINDS))
+    .option('--judge <spec>', 'summary: the model that judges BooookScore coherence (default the --model itself; the extractive engine cannot judge, so its coherence is n/a), or none')
+    .option('--facts <n>', `summary: facts planted in each document (default ${DEFAULT_PLANTED_FACTS})`, wholeNumber(1))
+    .option('--summary-tokens <tokens>', `summary: the summary budget of methods without @summary-tokens= (default ${BOOK_SUMMARY_DEFAULTS.summaryTokens})`, wholeNumber(32))
     .option('--concurrency <n>', 'cells run at once (and model calls in flight within each)', wholeNumber(1), 1)
     .option('--context-window <tokens>', "the model's context window (a method's @window= overrides it)", wholeNumber(256))
     .option('--queue <url>', 'run the model calls on tome workers at this Redis URL')
