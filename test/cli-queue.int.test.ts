@@ -2,7 +2,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { modelCallQueue } from 'tome/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** The queue commands end to end against the real Redis: a `tome worker` process, then producers on the CLI. */
@@ -15,6 +17,13 @@ const ARGS = ['--conditions=source', '--import', 'tsx', join(ROOT, 'src/cli/main
 function tome(...args: string[]) {
   const result = spawnSync(process.execPath, [...ARGS, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A result without its timing fields (wall-clock time differs from run to run; nothing else may). */
+function withoutTiming(result: Record<string, unknown>): Record<string, unknown> {
+  const { elapsedMs, ...rest } = result;
+  expect(elapsedMs).toBeTypeOf('number');
+  return rest;
 }
 
 let worker: ChildProcess;
@@ -51,6 +60,35 @@ describe('tome on a queue', () => {
     // With --queue the hierarchical tree ran as a flow of task steps on the worker, its calls in worker threads
     // (each thread loads tome from source first: allow for that on a slow machine).
   }, 120_000);
+
+  it('ask --queue gives the in-process JSON for every method (apart from timing), its calls answered by the worker', async () => {
+    const question = 'Where does Ishmael go when he feels grim about the mouth?';
+    const calls = new Queue(modelCallQueue('extractive'), { connection: { host: '127.0.0.1', port: 6379 }, prefix: PREFIX });
+    try {
+      for (const method of ['coa', 'rag', 'scm', 'truncate']) {
+        const local = tome('ask', CHAPTER, question, '--method', method, '--json');
+        expect(local.code, local.stderr).toBe(0);
+        const before = await calls.getCompletedCount();
+        const remote = tome('ask', CHAPTER, question, '--method', method, '--json', '--queue', URL_, '--prefix', PREFIX);
+        expect(remote.code, remote.stderr).toBe(0);
+        const expected = withoutTiming(JSON.parse(local.stdout));
+        expect(withoutTiming(JSON.parse(remote.stdout)), method).toEqual(expected);
+        // Byte for byte: same keys in the same order, same values.
+        expect(JSON.stringify(withoutTiming(JSON.parse(remote.stdout)))).toBe(JSON.stringify(expected));
+        // The model calls were jobs on the worker's queue, not answered here (a method whose calls were all asked
+        // before by another method finds them cached under the same job ids).
+        expect((expected as { modelCalls: number }).modelCalls).toBeGreaterThan(0);
+        if (method === 'coa') expect(await calls.getCompletedCount()).toBeGreaterThan(before);
+      }
+    } finally {
+      await calls.close();
+    }
+    // xl3m needs a model that scores text (onnx:); with extractive both refuse it the same way, before queuing.
+    const local = tome('ask', CHAPTER, question, '--method', 'xl3m', '--json');
+    const remote = tome('ask', CHAPTER, question, '--method', 'xl3m', '--json', '--queue', URL_, '--prefix', PREFIX);
+    expect([remote.code, remote.stderr]).toEqual([local.code, local.stderr]);
+    expect(remote.code).toBe(2);
+  }, 180_000);
 
   it('submit → status → result --wait; the same submission twice is one job', () => {
     const submitted = tome('submit', CHAPTER, '--queue', URL_, '--prefix', PREFIX, '--task', 'ask', '--method', 'rag', '--question', 'Who is the harpooneer?');

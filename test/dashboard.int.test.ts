@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
 import { documentFromText, TomeError } from 'tome';
-import { DOCUMENT_QUEUE, modelCallQueue, TomeQueue } from 'tome/queue';
+import { DOCUMENT_QUEUE, modelCallQueue, TASK_QUEUE, TomeQueue } from 'tome/queue';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DASHBOARD_DEFAULT_PORT, startDashboard, type Dashboard } from '../src/queue/dashboard.js';
 
@@ -36,6 +36,7 @@ afterEach(async () => {
   await dashboard?.close();
   dashboard = undefined;
   queue.queueFor(DOCUMENT_QUEUE);
+  queue.queueFor(TASK_QUEUE);
   await queue.obliterate();
   await queue.close();
   try {
@@ -105,6 +106,15 @@ describe('tome dashboard', () => {
     await expect.poll(() => dashboard!.queues(), { timeout: 5000 }).toEqual([DOCUMENT_QUEUE, ...[modelCallQueue('extractive'), calls].sort()]);
     await page.reload({ waitUntil: 'domcontentloaded' });
     await page.getByRole('link', { name: calls, exact: true }).first().waitFor();
+    // So does the tasks queue once a distributed run first queues a step (RedisExecutor: --queue commands).
+    expect(await page.getByRole('link', { name: TASK_QUEUE, exact: true }).count()).toBe(0);
+    await queue.queueFor(TASK_QUEUE).add('hierarchical-summary/leaf', { task: 'hierarchical-summary/leaf', input: {}, index: 0 });
+    await expect.poll(() => dashboard!.queues(), { timeout: 5000 }).toEqual([DOCUMENT_QUEUE, ...[modelCallQueue('extractive'), calls, TASK_QUEUE].sort()]);
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await page.getByRole('link', { name: TASK_QUEUE, exact: true }).first().waitFor();
+    // And it has its card in the overview.
+    await page.goto(dashboard.url, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('main').getByRole('link', { name: TASK_QUEUE, exact: true }).waitFor();
     expect(pageErrors).toEqual([]);
   });
 

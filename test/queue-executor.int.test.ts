@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { AbortedError, InvalidOptionError, resolveModel, StepFailedError, type StepEvent } from 'tome';
-import { DOCUMENT_QUEUE, modelCallQueue, RedisExecutor, registerTask, TASK_QUEUE, TaskNotFoundError, TomeQueue, TomeWorker } from 'tome/queue';
+import { DOCUMENT_QUEUE, modelCallQueue, RedisExecutor, registerTask, TASK_QUEUE, TaskNotFoundError, TomeQueue, TomeWorker, type FlowNode } from 'tome/queue';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deleteKeysWithPrefix } from './helpers/redis-cleanup.js';
 
@@ -54,6 +54,21 @@ const square = registerTask<Step, { squared: number; attempt: number; index: num
     } finally {
       entry.active--;
     }
+  },
+});
+
+const leafValue = registerTask<{ run: string; value: number }, number>({
+  name: 'test/leaf-value',
+  async run(input) {
+    record(input.run).started++;
+    return input.value;
+  },
+});
+
+const sumChildren = registerTask<{ offset: number }, number>({
+  name: 'test/sum-children',
+  async run(input, context) {
+    return (context.childrenValues as number[]).reduce((total, value) => total + value, input.offset);
   },
 });
 
@@ -208,5 +223,30 @@ describe('RedisExecutor.map', () => {
       child.kill('SIGKILL');
       await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
     }
+  }, 60_000);
+});
+
+describe('RedisExecutor.runFlow', () => {
+  /** `sum(offset)` over leaves of the given values. */
+  function tree(run: string, offset: number, values: number[]): FlowNode {
+    return { task: sumChildren as never, input: { offset }, children: values.map((value) => ({ task: leafValue as never, input: { run, value } })) };
+  }
+
+  it('runs a tree whose step also belongs to another finished tree: each parent gets all its children, none waits forever', async () => {
+    await startWorker(4);
+    const run = randomUUID();
+    const executor = new RedisExecutor(queue);
+    const within = <T>(promise: Promise<T>) => Promise.race([promise, delay(15_000).then(() => Promise.reject(new Error('flow still waiting after 15 s')))]);
+    expect(await within(executor.runFlow<number>(tree(run, 0, [1, 2])))).toBe(3);
+    // Leaf {value 1} again, under other parents: a new tree in which it has a place of its own.
+    expect(await within(executor.runFlow<number>(tree(run, 100, [1, 3])))).toBe(104);
+    expect(await within(executor.runFlow<number>(tree(run, 1000, [1])))).toBe(1001);
+    // The same tree asked again is answered from Redis: no step runs again.
+    const started = record(run).started;
+    expect(await within(executor.runFlow<number>(tree(run, 100, [1, 3])))).toBe(104);
+    expect(record(run).started).toBe(started);
+    const jobs = await queue.queueFor(TASK_QUEUE).getJobs(['completed', 'failed', 'waiting-children', 'waiting', 'active']);
+    expect(jobs.filter((job) => job.name === 'test/sum-children')).toHaveLength(3);
+    for (const job of jobs) expect(await job.getState()).toBe('completed');
   }, 60_000);
 });

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { HumanMessage } from '@langchain/core/messages';
+import { QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import { bookSummary, documentFromText, getPipeline, resolveModel, TomeError, type TomeDocument } from 'tome';
 import { DOCUMENT_QUEUE, modelCallQueue, TomeQueue, TomeWorker } from 'tome/queue';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import './fixtures/test-models.js';
 import { mobyDickChapter } from './helpers/books.js';
 import { deleteKeysWithPrefix } from './helpers/redis-cleanup.js';
@@ -276,6 +277,35 @@ describe('failures', () => {
     expect(result.summary.length).toBeGreaterThan(0);
     expect(worker.exit).toBeUndefined();
   }, 60_000);
+
+  it('report a failure that lands while the event reader is still starting (no lost finish event)', async () => {
+    // A worker fails a bad job within milliseconds: after getResult found it unfinished, perhaps before its event
+    // reader's first read reached Redis. Widen that window to 1.5 s and fail the job inside it, once the waiter has
+    // subscribed and checked the job (one round trip after subscribing: 300 ms is ample).
+    const originalRun = QueueEvents.prototype.run;
+    const run = vi.spyOn(QueueEvents.prototype, 'run').mockImplementation(async function (this: QueueEvents) {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return originalRun.call(this);
+    });
+    const failer = new Worker(DOCUMENT_QUEUE, async () => {
+      throw new UnrecoverableError('bad document');
+    }, { connection: { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379) }, prefix, autorun: false });
+    try {
+      const id = await queue.submitDocument(documentFromText('Call me Ishmael.', 'short.txt'), { pipeline: 'no-such-pipeline' });
+      const waiting = rejectionOf(queue.getResult(id, { wait: true, timeoutMs: 6000 }));
+      const reader = await until('the event reader to be starting', async () => run.mock.contexts[0] as QueueEvents | undefined, 5000, 5);
+      await until('the waiter to subscribe', async () => reader.listenerCount(`failed:${id}`) > 0, 5000, 5);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(run.mock.results[0]?.type).toBe('return'); // still starting: the spy's promise has not settled yet
+      void failer.run();
+      const failure = await waiting;
+      expect(failure.message).toBe('bad document');
+      expect((await queue.getStatus(id)).state).toBe('failed');
+    } finally {
+      run.mockRestore();
+      await failer.close();
+    }
+  }, 30_000);
 
   it('fail a model-call job with garbage data without retrying it, and keep serving', async () => {
     const worker = await startWorker('extractive', 2);

@@ -37,7 +37,8 @@ export async function ask(file: string, question: string | undefined, options: A
   if (options.method === 'xl3m') return askXl3m(file, question, options);
   if (question === undefined) throw new InvalidOptionError('question', question, 'the question to answer (only --method xl3m can take it from the end of the file)');
   const document = await loadDocument(file);
-  const { model, close } = await modelFor(options.model, options);
+  // With --queue: a remote model (calls on the workers) and the Redis executor (registered steps on the workers).
+  const { model, executor, close } = await modelFor(options.model, options);
   const askOptions: AskOptions = {
     k: options.k,
     segmentTokens: options.segmentTokens,
@@ -50,7 +51,7 @@ export async function ask(file: string, question: string | undefined, options: A
   const streamToStdout = options.method === 'coa' && !options.json && options.out === undefined;
   if (streamToStdout) askOptions.onAnswerChunk = (text) => process.stdout.write(text);
   try {
-    const pipeline = askPipeline(options.method, { model, concurrency: options.concurrency, checkpointPath: options.checkpoint }, askOptions);
+    const pipeline = askPipeline(options.method, { model, executor, concurrency: options.concurrency, checkpointPath: options.checkpoint }, askOptions);
     const result = await runWithProgress(pipeline, { document, question });
     if (streamToStdout) return '';
     return options.json ? JSON.stringify(result) : result.answer;
@@ -62,10 +63,10 @@ export async function ask(file: string, question: string | undefined, options: A
 /** XL3M over the file as a stream: the progress bar counts scored segments. */
 async function askXl3m(file: string, question: string | undefined, options: AskCommandOptions): Promise<string> {
   const select = options.select === undefined ? {} : parseXl3mSelect(options.select);
-  const { model, close } = await modelFor(options.model, options);
+  const { model, executor, close } = await modelFor(options.model, options);
   try {
     const pipeline = xl3mAnswer(
-      { model, concurrency: options.concurrency, checkpointPath: options.checkpoint },
+      { model, executor, concurrency: options.concurrency, checkpointPath: options.checkpoint },
       { segmentTokens: options.segmentTokens, questionTokens: options.questionTokens, measure: options.measure, threshold: options.threshold, answerWords: options.answerWords, k: options.k, ...select },
     );
     const result = await runWithProgress(pipeline, { path: file, question });

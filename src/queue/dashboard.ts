@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors.js';
 import { probeConnection, resolveConnection, type QueueConnectionOptions } from './connection.js';
-import { DOCUMENT_QUEUE } from './queue-names.js';
+import { DOCUMENT_QUEUE, TASK_QUEUE } from './queue-names.js';
 
 /** `tome dashboard` listens here unless told otherwise. */
 export const DASHBOARD_DEFAULT_PORT = 3000;
@@ -28,16 +28,17 @@ export interface DashboardOptions {
 export interface Dashboard {
   /** Where the dashboard is served, e.g. `http://127.0.0.1:3000/`. */
   readonly url: string;
-  /** The queues it shows now: `documents`, then each `calls-*` queue, by name. */
+  /** The queues it shows now: `documents`, then by name each `calls-*` queue and `tasks` (once used). */
   queues(): readonly string[];
   /** Stop serving and close every Redis connection the dashboard opened. Safe to call twice. */
   close(): Promise<void>;
 }
 
 /**
- * A read-only web dashboard (bull-board) over tome's queues under one prefix: the `documents` queue and every
- * `calls-<model>-<hash>` queue found in Redis, looked for again every {@link DASHBOARD_REFRESH_MS} so the queue of a
- * model first used later shows up. Read-only: it shows jobs and cannot change them. It listens on 127.0.0.1 and
+ * A read-only web dashboard (bull-board) over tome's queues under one prefix: the `documents` queue, the `tasks`
+ * queue (steps of registered tasks and flows, once used) and every `calls-<model>-<hash>` queue found in Redis,
+ * looked for again every {@link DASHBOARD_REFRESH_MS} so a queue first used later (a new model, the first
+ * distributed flow) shows up. Read-only: it shows jobs and cannot change them. It listens on 127.0.0.1 and
  * answers only requests addressed to it, so a web page elsewhere cannot read it through DNS rebinding.
  * @throws QueueError QUEUE_UNAVAILABLE when Redis cannot be reached; InvalidOptionError for a bad or busy port.
  */
@@ -146,8 +147,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 }
 
 /**
- * The names of tome's queues under `prefix`: `documents`, always, and every `calls-*` queue in Redis. BullMQ writes a
- * queue's `<prefix>:<name>:meta` hash as soon as a producer or worker opens it, and obliterate removes it.
+ * The names of tome's queues under `prefix`: `documents`, always, then `tasks` and every `calls-*` queue that exists
+ * in Redis. BullMQ writes a queue's `<prefix>:<name>:meta` hash as soon as a producer or worker opens it, and
+ * obliterate removes it.
  */
 export async function discoverQueues(redis: Redis, prefix: string): Promise<string[]> {
   const names = new Set<string>([DOCUMENT_QUEUE]);
@@ -162,6 +164,7 @@ export async function discoverQueues(redis: Redis, prefix: string): Promise<stri
       if (/^calls-[a-z0-9-]+$/.test(name)) names.add(name);
     }
   } while (cursor !== '0');
+  if ((await redis.exists(`${prefix}:${TASK_QUEUE}:meta`)) === 1) names.add(TASK_QUEUE);
   return [...names].sort(queueOrder);
 }
 

@@ -32,7 +32,7 @@ const KEEP_FAILED_S = 24 * 3600;
  * waiting, removes the steps no worker has started, and rejects with `AbortedError`. Retries run on the workers
  * (job attempts with exponential back-off); what is retried is decided there by {@link isTransientError}, since a
  * function cannot travel: a custom `retry.shouldRetry` is refused. Job ids hash task, input and position, so a step
- * asked twice runs once.
+ * asked twice runs once (a flow's, its place in the tree: see {@link RedisExecutor.runFlow}).
  */
 export class RedisExecutor implements FlowExecutor {
   readonly concurrency: number;
@@ -98,9 +98,11 @@ export class RedisExecutor implements FlowExecutor {
 
   /**
    * Run a tree of registered steps as one BullMQ flow: children first, spread over the workers; each parent once
-   * all of its children have finished, reading their outputs (`context.childrenValues`, in the order given). Node
-   * ids hash the node's task, input and children, so the same tree asked twice is one flow, and finished subtrees
-   * are reused. A failed step fails its parents up to the root; the rejection names the deepest failed step.
+   * all of its children have finished, reading their outputs (`context.childrenValues`, in the order given). The
+   * root's id hashes the whole tree (tasks, inputs, shape) and each node's id its place under that root, so the same
+   * tree asked twice is one flow, answered from Redis once finished. A step shared with another tree runs again in
+   * this one, its model calls still answered from the calls queue by their own content-hash ids. A failed step fails
+   * its parents up to the root; the rejection names the deepest failed step.
    */
   async runFlow<Output>(root: FlowNode, options: ExecutorRunOptions = {}): Promise<Output> {
     const { signal } = options;
@@ -108,14 +110,15 @@ export class RedisExecutor implements FlowExecutor {
     const jobOptions = this.jobOptions(options);
     const emit = options.onEvent ?? (() => {});
     const nodes: { jobId: string; task: string; index: number }[] = [];
-    const build = (node: FlowNode, isRoot: boolean): FlowJob => {
-      if (!isRegisteredTask(node.task)) {
-        throw new InvalidOptionError('flow task', node.task.name, 'a task registered with registerTask (a flow runs on the workers, which look tasks up by name)');
-      }
-      const children = (node.children ?? []).map((child) => build(child, false));
-      const childIds = children.map((child) => child.opts!.jobId!);
+    // Ids go top-down: the root's hashes the whole tree, each child's its parent's id and its position there. So
+    // the same tree asked twice is the same flow, while a step that also appears in another tree (a leaf shared by
+    // two summaries) is a job of its own there: BullMQ cannot attach a job that already has a parent to a second
+    // one, and a parent would then run without that child's value, or wait for it forever.
+    const build = (node: FlowNode, jobId: string, isRoot: boolean): FlowJob => {
+      const childNodes = node.children ?? [];
+      const childIds = childNodes.map((child, position) => flowChildJobId(jobId, position, child));
+      const children = childNodes.map((child, position) => build(child, childIds[position]!, false));
       const data = checkTaskJob({ task: node.task.name, input: node.input, index: 0, ...(childIds.length > 0 ? { children: childIds } : {}) });
-      const jobId = taskJobId(data);
       nodes.push({ jobId, task: node.task.name, index: nodes.length });
       return {
         name: node.task.name,
@@ -125,7 +128,8 @@ export class RedisExecutor implements FlowExecutor {
         ...(children.length > 0 ? { children } : {}),
       };
     };
-    const flow = build(root, true);
+    checkFlowTasks(root);
+    const flow = build(root, flowRootJobId(root), true);
     const rootId = flow.opts!.jobId!;
     const events = await this.ready();
     const tracker = new StepTracker(this.queue, events, emit);
@@ -155,10 +159,8 @@ export class RedisExecutor implements FlowExecutor {
     return this.queue.queueFor(TASK_QUEUE);
   }
 
-  private async ready(): Promise<QueueEvents> {
-    const events = this.queue.eventsFor(TASK_QUEUE);
-    await events.waitUntilReady();
-    return events;
+  private ready(): Promise<QueueEvents> {
+    return this.queue.eventsFor(TASK_QUEUE);
   }
 
   private jobOptions(options: ExecutorRunOptions): JobsOptions {
@@ -178,7 +180,7 @@ export class RedisExecutor implements FlowExecutor {
 
   /** The job's output. A job that had failed before this run asked for it is run again, not reported as failed. */
   private async finished(job: Job, askedAt: number, signal: AbortSignal | undefined): Promise<unknown> {
-    const events = this.queue.eventsFor(TASK_QUEUE);
+    const events = await this.ready();
     try {
       return await abortable(job.waitUntilFinished(events), signal);
     } catch (error) {
@@ -223,6 +225,38 @@ export class RedisExecutor implements FlowExecutor {
 /** `task-<sha256 of task, input, position and children>`: the same step is the same job. */
 export function taskJobId(data: TaskJob): string {
   return `task-${createHash('sha256').update(JSON.stringify(data)).digest('hex')}`;
+}
+
+/** Every node of a flow must name a registered task: the workers look tasks up by name. */
+function checkFlowTasks(node: FlowNode): void {
+  if (!isRegisteredTask(node.task)) {
+    throw new InvalidOptionError('flow task', node.task.name, 'a task registered with registerTask (a flow runs on the workers, which look tasks up by name)');
+  }
+  for (const child of node.children ?? []) checkFlowTasks(child);
+}
+
+/** Hashes of subtrees already computed (a chain of level steps would otherwise hash its leaves once per level). */
+const contentHashes = new WeakMap<FlowNode, string>();
+
+/** A hash of a flow node's task and input and, recursively, of its children's: the content of the subtree. */
+function flowContentHash(node: FlowNode): string {
+  let hash = contentHashes.get(node);
+  if (hash === undefined) {
+    const children = (node.children ?? []).map(flowContentHash);
+    hash = createHash('sha256').update(JSON.stringify({ task: node.task.name, input: node.input, children })).digest('hex');
+    contentHashes.set(node, hash);
+  }
+  return hash;
+}
+
+/** The root of a flow: `flow-<hash of the whole tree>`. */
+export function flowRootJobId(root: FlowNode): string {
+  return `flow-${flowContentHash(root)}`;
+}
+
+/** A flow node under `parentId` at `position`: its id names its place in that one tree. */
+function flowChildJobId(parentId: string, position: number, child: FlowNode): string {
+  return `flow-${createHash('sha256').update(`${parentId}/${position}/${flowContentHash(child)}`).digest('hex')}`;
 }
 
 /** The message a worker fails a job with when the job names a task it does not have: parsed back into the error. */

@@ -42,7 +42,7 @@ export interface JobStatus {
 export class TomeQueue {
   private readonly queues = new Map<string, Queue>();
   private flowProducer: FlowProducer | undefined;
-  private readonly events = new Map<string, QueueEvents>();
+  private readonly events = new Map<string, Promise<QueueEvents>>();
   private readonly redis: Redis;
   /** Every connection this object opened: BullMQ never closes connections it was handed, so we do. */
   private readonly connections: Redis[] = [];
@@ -70,8 +70,7 @@ export class TomeQueue {
    */
   async remoteModel(spec: string, contextWindow = 8192): Promise<ModelHandle> {
     const name = modelCallQueue(spec);
-    const events = this.eventsFor(name);
-    await events.waitUntilReady();
+    const events = await this.eventsFor(name);
     const scorer = spec.startsWith('onnx:') ? new RemoteScorer(spec, this.queueFor(name), events) : undefined;
     return modelHandleFrom(new RemoteChatModel(spec, this.queueFor(name), events), { name: spec, contextWindow, ...(scorer ? { scorer } : {}) });
   }
@@ -138,9 +137,7 @@ export class TomeQueue {
     if (state === 'completed') return job.returnvalue;
     if (state === 'failed') throw new Error(`job ${id} failed: ${job.failedReason}`);
     if (!options.wait) throw new QueueError('JOB_NOT_FOUND', `job ${id} has no result yet (it is ${state})`, 'wait for it with --wait, or check it with `tome status`');
-    const events = this.eventsFor(DOCUMENT_QUEUE);
-    await events.waitUntilReady();
-    return job.waitUntilFinished(events, options.timeoutMs);
+    return job.waitUntilFinished(await this.eventsFor(DOCUMENT_QUEUE), options.timeoutMs);
   }
 
   /** Remove a job that has not finished; an active one is left to finish (its worker holds the lock). */
@@ -154,14 +151,22 @@ export class TomeQueue {
 
   /** Follow a document job's progress events until it finishes. */
   onProgress(listener: (id: string, progress: unknown) => void): () => void {
-    const events = this.eventsFor(DOCUMENT_QUEUE);
     const handler = ({ jobId, data }: { jobId: string; data: unknown }) => listener(jobId, data);
-    events.on('progress', handler);
-    return () => events.off('progress', handler);
+    let stopped = false;
+    const events = this.eventsFor(DOCUMENT_QUEUE).then((ready) => {
+      if (!stopped) ready.on('progress', handler);
+      return ready;
+    });
+    events.catch(() => {});
+    return () => {
+      stopped = true;
+      void events.then((ready) => ready.off('progress', handler), () => {});
+    };
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.events.values()].map((events) => events.close()));
+    const events = await Promise.allSettled(this.events.values());
+    await Promise.all(events.map((result) => (result.status === 'fulfilled' ? result.value.close() : undefined)));
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
     await this.flowProducer?.close();
     for (const client of this.connections) client.disconnect();
@@ -197,16 +202,29 @@ export class TomeQueue {
     return queue;
   }
 
-  /** The QueueEvents of queue `name`, shared by everyone waiting on its jobs (created on first use). */
-  eventsFor(name: string): QueueEvents {
-    let events = this.events.get(name);
-    if (!events) {
-      events = new QueueEvents(name, { connection: this.open(), prefix: this.connection.prefix });
-      events.setMaxListeners(0);
-      events.on('error', () => {});
-      this.events.set(name, events);
+  /**
+   * The QueueEvents of queue `name`, shared by everyone waiting on its jobs (created on first use), once it
+   * listens. It reads the queue's event stream from the last event written before this call, not from wherever the
+   * stream has got to when its first blocking read reaches Redis (BullMQ's `$`): a job that finishes in between —
+   * after a waiter checked that it had not finished, before the reader started — would otherwise never be
+   * reported, and its waiter would wait forever (a worker failing a bad job within milliseconds does exactly that).
+   */
+  eventsFor(name: string): Promise<QueueEvents> {
+    let ready = this.events.get(name);
+    if (!ready) {
+      ready = (async () => {
+        const [last] = await this.redis.xrevrange(`${this.connection.prefix}:${name}:events`, '+', '-', 'COUNT', 1);
+        const events = new QueueEvents(name, { connection: this.open(), prefix: this.connection.prefix, lastEventId: last?.[0] ?? '0-0' });
+        events.setMaxListeners(0);
+        events.on('error', () => {});
+        await events.waitUntilReady();
+        return events;
+      })();
+      this.events.set(name, ready);
+      // Redis down at the first use: the next caller tries again.
+      ready.catch(() => this.events.delete(name));
     }
-    return events;
+    return ready;
   }
 
   private async job(id: string): Promise<Job> {
