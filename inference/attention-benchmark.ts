@@ -23,6 +23,8 @@ export interface AttentionBenchOptions {
 
 export interface AttentionBenchRow {
   mode: string;
+  /** Where tokens behind the window live: keep (RAM), disk, drop; null for full attention. */
+  offload: string | null;
   contextTokens: number;
   decodeMsPerToken: number | null;
   rssMb: number;
@@ -67,7 +69,7 @@ export async function benchmarkAttentionMode(directory: string, options: Attenti
         // Full attention costs grow with the square of the length once attention dominates: project the next stretch.
         const projected = ((previous.ms / 1000) * (context ** 2 - from ** 2)) / Math.max(previous.to ** 2 - previous.from ** 2, 1);
         if (projected > budget) {
-          const row: AttentionBenchRow = { mode: options.mode, contextTokens: context, decodeMsPerToken: null, rssMb: Math.round(process.memoryUsage().rss / 2 ** 20), recall: null, prefillTokPerS: null, cumulativePrefillTokPerS: null, infeasibleProjectedSeconds: Math.round(projected) };
+          const row: AttentionBenchRow = { mode: options.mode, offload: model.attentionSettings?.offload ?? null, contextTokens: context, decodeMsPerToken: null, rssMb: Math.round(process.memoryUsage().rss / 2 ** 20), recall: null, prefillTokPerS: null, cumulativePrefillTokPerS: null, infeasibleProjectedSeconds: Math.round(projected) };
           rows.push(row);
           options.onRow?.(row);
           break;
@@ -92,6 +94,7 @@ export async function benchmarkAttentionMode(directory: string, options: Attenti
       const recall = policy && options.mode !== 'streaming' ? policy.retrievalRecall(samples) : null;
       const row: AttentionBenchRow = {
         mode: options.mode,
+        offload: model.attentionSettings?.offload ?? null,
         contextTokens: context,
         decodeMsPerToken: round(decodeMs),
         rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),

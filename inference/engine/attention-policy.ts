@@ -34,6 +34,8 @@ export interface AttentionPolicy {
   select(layer: number, memory: LayerKvMemory, step: AttentionStep, rotary: RotaryTable, queries: Float32Array): AttentionSelection;
   /** The memory was cut back to `length` tokens (rollback, prefix reuse). */
   truncate?(length: number): void;
+  /** How much of a cut to `length` the policy's state survives (0 when it would have to be rebuilt from offloaded tokens). */
+  truncationLength?(length: number): number;
   /** Rotated keys were re-derived under new RoPE frequencies. */
   positionsChanged?(): void;
 }

@@ -80,6 +80,7 @@ export class LlamaModel {
     const dims = { numLayers: config.numLayers, numHeads: config.numHeads, numKvHeads: config.numKvHeads, headDim: config.headDim };
     this.attentionPolicy = options.attentionPolicy ?? (this.attentionSettings ? createAttentionPolicy(this.attentionSettings, dims) : new FullAttentionPolicy());
     this.memory.onTruncate((length) => this.attentionPolicy.truncate?.(length));
+    this.memory.setTruncationGuard((length) => this.attentionPolicy.truncationLength?.(length) ?? length);
     this.prefillChunkSize = options.prefillChunkSize ?? 512;
     this.executionProvider = availableExecutionProvider(options.executionProvider);
   }
@@ -173,12 +174,12 @@ export class LlamaModel {
     if (parameters === this.rotary.rope) return;
     this.rotary = new RotaryTable(parameters);
     const { numKvHeads, headDim } = this.dimensions;
-    const committed = this.memory.length;
-    if (committed === 0) return;
-    const { cos, sin } = this.rotary.rows(0, committed);
+    if (this.memory.length === 0) return;
     for (const layer of this.memory.layers) {
-      const { keys, rotatedKeys } = layer.prefix(committed);
-      rotateRows(keys, rotatedKeys, committed, numKvHeads, headDim, cos, sin);
+      layer.rerotate((keys, rotatedKeys, firstToken, count) => {
+        const { cos, sin } = this.rotary.rows(firstToken, count);
+        rotateRows(keys, rotatedKeys, count, numKvHeads, headDim, cos, sin);
+      });
     }
     this.attentionPolicy.positionsChanged?.();
   }
@@ -270,6 +271,7 @@ export class LlamaModel {
   }
 
   async dispose(): Promise<void> {
+    this.memory.close();
     await Promise.all([this.firstPreAttention, ...this.attentionBlocks, this.finalNorm, this.lmHead, this.distributions].map((session) => session.dispose()));
   }
 }

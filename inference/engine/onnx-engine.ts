@@ -226,7 +226,9 @@ export class OnnxEngine implements LocalEngine {
     let shared = 0;
     while (shared < cached.length && shared < promptIds.length - 1 && cached[shared] === promptIds[shared]) shared++;
     this.model.memory.truncate(shared);
-    const { logits } = await this.model.forward(promptIds.slice(shared), { logitPositions: [promptIds.length - 1], shouldStop: () => control.shouldStop() });
+    // Offloaded attention memory may not keep a prefix that reaches back into it: then it starts over.
+    const kept = this.model.memory.length;
+    const { logits } = await this.model.forward(promptIds.slice(kept), { logitPositions: [promptIds.length - 1], shouldStop: () => control.shouldStop() });
     return logits;
   }
 

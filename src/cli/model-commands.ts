@@ -7,6 +7,7 @@ import type { SafetensorsDtype } from '../../inference/checkpoint/types.js';
 const DTYPES: readonly SafetensorsDtype[] = ['F32', 'F16', 'BF16'];
 
 interface FixtureCommandOptions {
+  maxPositionEmbeddings?: number;
   preset: FixturePresetName;
   seed: number;
   dtype?: SafetensorsDtype;
@@ -31,11 +32,17 @@ function parseSeed(value: string): number {
 }
 
 /** `tome model fixture`: write a random-weight checkpoint and summarize it on stdout. */
+function parsePositions(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 16) throw new InvalidArgumentError('expected a whole number of at least 16.');
+  return parsed;
+}
+
 async function fixture(directory: string, options: FixtureCommandOptions): Promise<void> {
   const started = performance.now();
   let result: Awaited<ReturnType<typeof writeFixture>>;
   try {
-    result = await writeFixture(resolve(directory), { preset: options.preset, seed: options.seed, dtype: options.dtype });
+    result = await writeFixture(resolve(directory), { preset: options.preset, seed: options.seed, dtype: options.dtype, ...(options.maxPositionEmbeddings ? { maxPositionEmbeddings: options.maxPositionEmbeddings } : {}) });
   } catch (error) {
     // A file-system failure (no permission, a file where the directory should be, a full disk) is the user's to fix.
     if (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string') {
@@ -68,6 +75,7 @@ export function addModelCommands(program: Command): void {
     .option('--preset <name>', `model shape: ${FIXTURE_PRESET_NAMES.join(', ')}`, parsePreset, 'tiny' as FixturePresetName)
     .option('--seed <n>', 'PRNG seed: the same seed writes byte-identical files', parseSeed, 0)
     .option('--dtype <dtype>', `weight dtype, ${DTYPES.join('|')} (default: the preset's)`, parseDtype)
+    .option('--max-position-embeddings <n>', "the trained context length written to config.json (default: the preset's)", parsePositions)
     .option('--json', 'print one JSON object instead of text')
     .action(fixture);
 }

@@ -120,6 +120,35 @@ describe('attention modes against full attention', () => {
     expect(maxAbsDifference(resumed, fresh.subarray(100 * config.vocabSize))).toBeLessThanOrEqual(TOLERANCE);
   });
 
+  it('offloading: blocks and knn spilled to disk, and streaming that drops old tokens, give the same logits as keeping them in RAM', async () => {
+    for (const [mode, offload, topK] of [['blocks', 'disk', 2], ['knn', 'disk', 12], ['streaming', 'drop', 1]] as const) {
+      const kept = await logits(await load({ attention: { mode, options: { ...small, topK, offload: 'keep' } } }), 'one-shot');
+      const model = await load({ attention: { mode, options: { ...small, topK, offload } } });
+      expect(maxAbsDifference(await logits(model, 'tokens'), kept), mode).toBeLessThanOrEqual(TOLERANCE);
+      const layer = model.memory.layers[0]!;
+      expect(layer.offloaded, mode).toBe(true);
+      // Only the sinks and the recent tokens stay in RAM.
+      expect(layer.residentFrom, mode).toBeGreaterThanOrEqual(64);
+      expect(() => layer.prefix(prompt.length)).toThrow(RangeError);
+    }
+  });
+
+  it('cutting into offloaded memory starts over cleanly (the caller reads the length kept)', async () => {
+    const attention = { mode: 'blocks', options: { ...small, topK: 2, offload: 'disk' } };
+    const fresh = await logits(await load({ attention }), 'one-shot');
+    const model = await load({ attention });
+    await model.forward(prompt);
+    model.memory.truncate(60);
+    expect(model.memory.length).toBe(0);
+    const { logits: again } = await model.forward(prompt, { logitPositions: everyPosition });
+    expect(maxAbsDifference(again, fresh)).toBeLessThanOrEqual(TOLERANCE);
+    // A cut inside the resident window that needs no rebuild keeps its tokens.
+    model.memory.truncate(148);
+    expect(model.memory.length).toBe(148);
+    const { logits: tail } = await model.forward(prompt.slice(148), { logitPositions: [148, 149] });
+    expect(maxAbsDifference(tail, fresh.subarray(148 * config.vocabSize))).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   it('HNSW retrieval finds the exact top-k (recall ≥ 0.95)', async () => {
     const model = await load({ attention: { mode: 'knn', options: { ...small, topK: 8 } } });
     await model.forward(prompt);
@@ -204,6 +233,13 @@ describe('RoPE scaling in the engine', () => {
     const fresh = await load({ config: scaled });
     const { logits: oneShot } = await fresh.forward(long, { logitPositions: positions });
     expect(maxAbsDifference(oneShot, referenceForward(config, weights, long, { rope: computeRope(scaled, { seqLen: 100 }) }).logits)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('combines with attention modes: YaRN + blocks covering everything at true positions = YaRN + full attention', async () => {
+    const scaled = applyRopeOverride(config, 'yarn:4');
+    const full = (await (await load({ config: scaled })).forward(prompt, { logitPositions: everyPosition })).logits;
+    const blocks = await load({ config: scaled, attention: { mode: 'blocks', options: { ...small, topK: 100, positions: 'original' } } });
+    expect(maxAbsDifference((await blocks.forward(prompt, { logitPositions: everyPosition })).logits, full)).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('a config with an unknown rope type fails to load with a typed error', async () => {

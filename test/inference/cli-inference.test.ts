@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-describe('tome model fixture → tome generate', () => {
+describe('tome model fixture → tome generate', { timeout: 120_000 }, () => {
   it('writes the tiny fixture and reports it as JSON', () => {
     const { code, stdout, stderr } = tome('model', 'fixture', checkpoint, '--preset', 'tiny', '--json');
     expect(stderr).toBe('');
@@ -95,16 +95,17 @@ describe('tome model fixture → tome generate', () => {
   });
 });
 
-describe('tome generate past the trained window: --attention and --rope', () => {
+// Each case spawns the CLI (tsx + ONNX Runtime start-up: 3–8 s on a loaded 2-core machine).
+describe('tome generate past the trained window: --attention and --rope', { timeout: 180_000 }, () => {
   let short: string;
   let longPrompt: string;
-  beforeAll(async () => {
+  beforeAll(() => {
     // A checkpoint trained on 128 positions, and a prompt of a few hundred tokens.
     short = join(directory, 'tiny-128');
-    const { writeFixture } = await import('../../inference/fixture/index.js');
-    await writeFixture(short, { preset: 'tiny', maxPositionEmbeddings: 128 });
+    expect(tome('model', 'fixture', short, '--preset', 'tiny', '--max-position-embeddings', '128').code).toBe(0);
+    expect((JSON.parse(readFileSync(join(short, 'config.json'), 'utf8')) as { max_position_embeddings: number }).max_position_embeddings).toBe(128);
     longPrompt = 'Call me Ishmael. Some years ago, never mind how long precisely, having little money in my purse. '.repeat(12);
-  });
+  }, 60_000);
 
   const generateLong = (...extra: string[]) => tome('generate', '--model', `onnx:${short}`, '--prompt', longPrompt, '--max-tokens', '4', '--json', ...extra);
 

@@ -32,4 +32,21 @@ describe("resolveModel('onnx:<dir>')", () => {
   it('a missing checkpoint is a typed error naming the spec, not a crash', async () => {
     await expect(resolveModel(`onnx:${checkpoint.directory}/nope`)).rejects.toMatchObject({ code: 'MODEL_FILE_MISSING' });
   });
+
+  it('a query picks the attention mode and RoPE scaling: 100× the trained window with blocks, ×factor with a RoPE extension', async () => {
+    const blocks = await resolveModel(`onnx:${checkpoint.directory}?attention=blocks&topK=4`);
+    handles.push((blocks.chatModel as ChatOnnx).engine);
+    expect(blocks.contextWindow).toBe(100 * 2048);
+    const reply = await (blocks.chatModel as ChatOnnx).invoke('Hello', { maxTokens: 2 });
+    expect(reply.usage_metadata?.output_tokens).toBeGreaterThan(0);
+    const yarn = await resolveModel(`onnx:${checkpoint.directory}?rope=yarn:4`);
+    handles.push((yarn.chatModel as ChatOnnx).engine);
+    expect(yarn.contextWindow).toBe(4 * 2048);
+  });
+
+  it('a bad query option is a typed error naming it', async () => {
+    await expect(resolveModel(`onnx:${checkpoint.directory}?attention=sideways`)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(resolveModel(`onnx:${checkpoint.directory}?attention=blocks&topk=4`)).rejects.toThrow(/one of sinks/);
+    await expect(resolveModel(`onnx:${checkpoint.directory}?rope=warp:2`)).rejects.toMatchObject({ code: 'MODEL_CONFIG_INVALID' });
+  });
 });

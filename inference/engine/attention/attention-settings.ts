@@ -51,6 +51,12 @@ export interface AttentionSettings {
   efConstruction: number;
   /** The largest query–key distance the compressed layout may produce (default L, the trained length). */
   maxDistance: number;
+  /**
+   * Where tokens go once no cell reads them from RAM again: `keep` (stay in RAM; blocks' and knn's default),
+   * `disk` (written to a temporary file, read back when retrieved: contexts larger than RAM), `drop` (forgotten;
+   * streaming's default, since streaming never attends to them again).
+   */
+  offload: 'keep' | 'disk' | 'drop';
 }
 
 /** `k=v,k=v` (the CLI's --attention-opts) → a record; numbers stay strings until resolved. */
@@ -80,8 +86,8 @@ export function resolveAttentionSettings(mode: string, trainedLength: number, ov
     return value;
   };
   for (const key of Object.keys(overrides)) {
-    if (!(NUMERIC_KEYS as readonly string[]).includes(key) && key !== 'positions' && key !== 'search') {
-      throw new InvalidOptionError('attention option', key, `one of ${[...NUMERIC_KEYS, 'positions', 'search'].join(', ')}`);
+    if (!(NUMERIC_KEYS as readonly string[]).includes(key) && !['positions', 'search', 'offload'].includes(key)) {
+      throw new InvalidOptionError('attention option', key, `one of ${[...NUMERIC_KEYS, 'positions', 'search', 'offload'].join(', ')}`);
     }
   }
   const sinks = read('sinks', clamp(length / 64, 4, 128), 0);
@@ -100,8 +106,11 @@ export function resolveAttentionSettings(mode: string, trainedLength: number, ov
   // Blocks are few (context / blockSize) and searched once per cell: a scan is exact and cheap. Tokens are many.
   const search = overrides['search'] ?? (attentionMode === 'knn' ? 'hnsw' : 'exact');
   if (search !== 'hnsw' && search !== 'exact') throw new InvalidOptionError('attention option search', search, 'hnsw or exact');
+  const offload = overrides['offload'] ?? (attentionMode === 'streaming' ? 'drop' : 'keep');
+  if (offload !== 'keep' && offload !== 'disk' && offload !== 'drop') throw new InvalidOptionError('attention option offload', offload, 'keep, disk or drop');
+  if (offload === 'drop' && (attentionMode === 'blocks' || attentionMode === 'knn')) throw new InvalidOptionError('attention option offload', offload, `keep or disk for ${attentionMode} (retrieved tokens must be readable)`);
   if (representatives > blockSize) throw new InvalidOptionError('attention option representatives', representatives, `at most blockSize (${blockSize})`);
-  const settings: AttentionSettings = { mode: attentionMode, sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch: Math.max(efSearch, topK), efConstruction, maxDistance };
+  const settings: AttentionSettings = { mode: attentionMode, sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch: Math.max(efSearch, topK), efConstruction, maxDistance, offload };
   if (attentionMode !== 'full' && positions === 'compressed') {
     // The farthest a query can be from a key it sees: the sinks before the window, the window (which starts on a
     // block boundary, so up to blockSize longer) and the cell the query sits in.

@@ -8,8 +8,11 @@ import type { AttentionSettings } from './attention-settings.js';
  * [kvHeads·headDim] equals the sum of every head's attention logit (one index per layer serves all heads).
  */
 export interface MemoryRetriever {
-  /** Take tokens [start, start + count) into memory (keys [tokens, kvWidth]; group-summed queries [tokens, kvWidth]). */
-  evict(start: number, count: number, keys: Float32Array, queries: Float32Array, queriesAvailable: number): void;
+  /**
+   * Take tokens [start, start + count) into memory: `keys` holds exactly their un-rotated keys [count, kvWidth];
+   * `queryRow(t)` is token t's group-summed query, for t < queriesAvailable.
+   */
+  evict(start: number, count: number, keys: Float32Array, queryRow: (token: number) => Float32Array, queriesAvailable: number): void;
   /** Token indices to attend for `query`, ascending. */
   retrieve(query: Float32Array): number[];
   /** Share of the exact top-k that the index found, for `query`. */
@@ -40,19 +43,19 @@ export class BlockMemory implements MemoryRetriever {
     return this.blockStarts.length * this.settings.blockSize;
   }
 
-  evict(start: number, count: number, keys: Float32Array, queries: Float32Array, queriesAvailable: number): void {
+  evict(start: number, count: number, keys: Float32Array, queryRow: (token: number) => Float32Array, queriesAvailable: number): void {
     const width = this.width;
     // Attention each token received from the queries that followed it (its "subsequent local tokens").
     const received = new Float64Array(count);
     for (let offset = 0; offset < count; offset++) {
       const token = start + offset;
-      const keyBase = token * width;
+      const keyBase = offset * width;
       const lastQuery = Math.min(token + this.settings.blockSize, queriesAvailable - 1);
       let total = 0;
       for (let query = token + 1; query <= lastQuery; query++) {
-        const queryBase = query * width;
+        const row = queryRow(query);
         let dot = 0;
-        for (let i = 0; i < width; i++) dot += queries[queryBase + i]! * keys[keyBase + i]!;
+        for (let i = 0; i < width; i++) dot += row[i]! * keys[keyBase + i]!;
         total += dot;
       }
       received[offset] = total;
@@ -61,7 +64,7 @@ export class BlockMemory implements MemoryRetriever {
     const chosen = order.slice(0, Math.min(this.settings.representatives, count));
     this.representative.fill(0);
     for (const offset of chosen) {
-      const keyBase = (start + offset) * width;
+      const keyBase = offset * width;
       for (let i = 0; i < width; i++) this.representative[i]! += keys[keyBase + i]! / chosen.length;
     }
     this.index.add(this.representative);
@@ -103,7 +106,7 @@ export class TokenMemory implements MemoryRetriever {
 
   evict(start: number, count: number, keys: Float32Array): void {
     if (this.firstToken < 0) this.firstToken = start;
-    for (let offset = 0; offset < count; offset++) this.index.add(keys.subarray((start + offset) * this.width, (start + offset + 1) * this.width));
+    for (let offset = 0; offset < count; offset++) this.index.add(keys.subarray(offset * this.width, (offset + 1) * this.width));
   }
 
   retrieve(query: Float32Array): number[] {

@@ -44,6 +44,7 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
     const windowStart = this.windowStart(cellStart);
     this.evictUpTo(state, windowStart, memory);
     if (state.cell !== cellStart) this.startCell(state, cellStart, windowStart, memory, rotary);
+    this.offload(state, windowStart, memory);
     // The window part: rows [w, queryEnd) at their true positions, appended since the last step of this cell.
     if (state.assembledEnd > queryStart) {
       state.assembledCount -= state.assembledEnd - queryStart;
@@ -53,8 +54,8 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
     const rows = queryEnd - appendFrom;
     state.reserve(state.assembledCount + rows, this.kvWidth);
     const width = this.kvWidth;
-    state.keys.set(memory.rotatedKeys.subarray(appendFrom * width, queryEnd * width), state.assembledCount * width);
-    state.values.set(memory.values.subarray(appendFrom * width, queryEnd * width), state.assembledCount * width);
+    state.keys.set(memory.resident('rotatedKeys', appendFrom, queryEnd), state.assembledCount * width);
+    state.values.set(memory.resident('values', appendFrom, queryEnd), state.assembledCount * width);
     state.assembledCount += rows;
     state.assembledEnd = queryEnd;
     const keyCount = state.assembledCount;
@@ -70,11 +71,16 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
   truncate(length: number): void {
     for (let layer = 0; layer < this.layers.length; layer++) {
       const state = this.layers[layer]!;
-      state.queries.length = Math.min(state.queries.length, length);
+      state.queries.truncate(length);
       state.cell = -1;
       // Evicted blocks were scored with queries up to blockSize past their end; keep them only if those survive.
       if (state.evictedUpTo + this.settings.blockSize > length && state.evictedUpTo > this.settings.sinks) this.layers[layer] = this.freshLayer(state.queries);
     }
+  }
+
+  truncationLength(length: number): number {
+    const mustRebuild = (state: LayerState) => state.retriever !== null && state.evictedUpTo > this.settings.sinks && state.evictedUpTo + this.settings.blockSize > length;
+    return this.layers.some((state) => state.queries.base > 0 && mustRebuild(state)) ? 0 : length;
   }
 
   /** Keys are about to be shown under new frequencies (dynamic NTK, LongRoPE's switch): rebuild cells. */
@@ -89,7 +95,7 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
     for (const state of this.layers) {
       if (!state.retriever || state.retriever.tokens === 0) continue;
       for (const position of queryPositions) {
-        if (position >= state.queries.length) continue;
+        if (!state.queries.has(position)) continue;
         total += state.retriever.recall(state.queries.row(position));
         count++;
       }
@@ -120,10 +126,27 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
   private evictUpTo(state: LayerState, windowStart: number, memory: LayerKvMemory): void {
     if (!state.retriever) return;
     const { blockSize } = this.settings;
+    const queryRow = (token: number) => state.queries.row(token);
     while (state.evictedUpTo + blockSize <= windowStart) {
-      state.retriever.evict(state.evictedUpTo, blockSize, memory.keys, state.queries.data, state.queries.length);
+      state.retriever.evict(state.evictedUpTo, blockSize, memory.resident('keys', state.evictedUpTo, state.evictedUpTo + blockSize), queryRow, state.queries.length);
       state.evictedUpTo += blockSize;
     }
+  }
+
+  /**
+   * Move what no cell will read from RAM again out of it, in batches (each move shifts the window's rows): tokens
+   * handed to the retriever go to disk (`offload=disk`), tokens behind a streaming window are dropped. Their queries
+   * are no longer needed either.
+   */
+  private offload(state: LayerState, windowStart: number, memory: LayerKvMemory): void {
+    const how = this.settings.offload;
+    if (how === 'keep') return;
+    const upTo = state.retriever ? state.evictedUpTo : windowStart;
+    const batch = Math.max(this.settings.stepSize, 4 * this.settings.blockSize);
+    const from = Math.max(memory.residentFrom, this.settings.sinks);
+    if (upTo - from < batch) return;
+    memory.offload(upTo, this.settings.sinks, how);
+    state.queries.dropBefore(upTo);
   }
 
   /** Build the cell's fixed part of the shown keys: sinks and retrieved memory, rotated where they are shown. */
@@ -136,24 +159,26 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
     state.assembledCount = 0;
     state.reserve(prefixRows, width);
     const original = this.settings.positions === 'original';
-    // Sinks: tokens [0, sinkCount).
-    if (original) state.keys.set(memory.rotatedKeys.subarray(0, sinkCount * width), 0);
+    // Sinks: tokens [0, sinkCount), always resident.
+    if (original) state.keys.set(memory.resident('rotatedKeys', 0, sinkCount), 0);
     else {
       const sinkEnd = retrieved.length > 0 ? windowStart - 1 : windowStart;
       const { cos, sin } = rotary.rows(sinkEnd - sinkCount, sinkCount);
-      rotateRows(memory.keys.subarray(0, sinkCount * width), state.keys.subarray(0, sinkCount * width), sinkCount, numKvHeads, headDim, cos, sin);
+      rotateRows(memory.resident('keys', 0, sinkCount), state.keys.subarray(0, sinkCount * width), sinkCount, numKvHeads, headDim, cos, sin);
     }
-    state.values.set(memory.values.subarray(0, sinkCount * width), 0);
-    // Retrieved memory tokens, in document order.
-    retrieved.forEach((token, index) => {
-      const row = (sinkCount + index) * width;
-      state.keys.set((original ? memory.rotatedKeys : memory.keys).subarray(token * width, (token + 1) * width), row);
-      state.values.set(memory.values.subarray(token * width, (token + 1) * width), row);
-    });
-    if (!original && retrieved.length > 0) {
-      const { cos, sin } = rotary.rows(windowStart - 1, 1);
-      const span = state.keys.subarray(sinkCount * width, prefixRows * width);
-      rotateRowsAtOnePosition(span, span, retrieved.length, numKvHeads, headDim, cos, sin);
+    state.values.set(memory.resident('values', 0, sinkCount), 0);
+    // Retrieved memory tokens in document order, read a run of consecutive tokens at a time (from RAM or disk), then
+    // rotated: all at w − 1, or each at its own position.
+    for (let index = 0; index < retrieved.length; ) {
+      let run = 1;
+      while (index + run < retrieved.length && retrieved[index + run] === retrieved[index]! + run) run++;
+      const row = sinkCount + index;
+      const keys = state.keys.subarray(row * width, (row + run) * width);
+      memory.readRows(retrieved[index]!, run, keys, state.values.subarray(row * width, (row + run) * width));
+      const { cos, sin } = original ? rotary.rows(retrieved[index]!, run) : rotary.rows(windowStart - 1, 1);
+      if (original) rotateRows(keys, keys, run, numKvHeads, headDim, cos, sin);
+      else rotateRowsAtOnePosition(keys, keys, run, numKvHeads, headDim, cos, sin);
+      index += run;
     }
     state.cell = cellStart;
     state.prefixRows = prefixRows;
@@ -177,10 +202,12 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
   }
 }
 
-/** Rows of `width` floats indexed by token position, growing by doubling. */
+/** Rows of `width` floats indexed by token position, growing by doubling; rows before `base` may be dropped. */
 class GrowingRows {
   data: Float32Array;
   length = 0;
+  /** First row kept (rows before it were dropped). */
+  base = 0;
 
   constructor(readonly width: number) {
     this.data = new Float32Array(width * 256);
@@ -188,18 +215,41 @@ class GrowingRows {
 
   /** Rows [start, start + count) written by `fill` (the store is cut to `start` first). */
   write(start: number, count: number, fill: (target: Float32Array) => void): void {
-    const needed = (start + count) * this.width;
+    if (start < this.base) throw new RangeError(`query row ${start} was dropped (kept from ${this.base})`);
+    const needed = (start + count - this.base) * this.width;
     if (needed > this.data.length) {
       const grown = new Float32Array(Math.max(needed, this.data.length * 2));
-      grown.set(this.data.subarray(0, Math.min(this.length, start) * this.width));
+      grown.set(this.data.subarray(0, (Math.min(this.length, start) - this.base) * this.width));
       this.data = grown;
     }
-    fill(this.data.subarray(start * this.width, needed));
+    fill(this.data.subarray((start - this.base) * this.width, needed));
     this.length = start + count;
   }
 
   row(position: number): Float32Array {
-    return this.data.subarray(position * this.width, (position + 1) * this.width);
+    const at = position - this.base;
+    return this.data.subarray(at * this.width, (at + 1) * this.width);
+  }
+
+  has(position: number): boolean {
+    return position >= this.base && position < this.length;
+  }
+
+  dropBefore(position: number): void {
+    const cut = Math.min(position, this.length) - this.base;
+    if (cut <= 0) return;
+    this.data.copyWithin(0, cut * this.width, (this.length - this.base) * this.width);
+    this.base += cut;
+  }
+
+  /** Cut to `length` rows (a cut below `base` empties the store). */
+  truncate(length: number): void {
+    if (length < this.base) {
+      this.base = 0;
+      this.length = 0;
+      return;
+    }
+    this.length = Math.min(this.length, length);
   }
 }
 
