@@ -138,8 +138,9 @@ export async function runGrid<Sample, Method extends GridMethod>(options: GridOp
   const signal = options.signal;
   try {
     if (done < total) await task.prepare?.(open);
-    // Lengths are exact by the model's own counter unless the caller names one.
-    const counter = options.counter ?? (await open({}).then((opened) => opened.model.tokenCounter, () => approximateTokenCounter));
+    // Lengths are exact by the model's own counter unless the caller names one: the model as given, or (when it
+    // cannot open as given, e.g. a window too small until a method's settings stretch it) any method's variant.
+    const counter = options.counter ?? (await modelCounter(open, [{}, ...task.methods.map((method) => method.modelSettings)]));
     const work: Promise<void>[] = [];
     for (const { length, sample } of plan) {
       const pending = task.methods.filter((method) => !options.store.has(keyOf(method, length, sample)));
@@ -171,6 +172,15 @@ export async function runGrid<Sample, Method extends GridMethod>(options: GridOp
   const interrupted = signal?.aborted === true && done < total;
   options.onEvent?.({ type: 'grid-end', done, total, interrupted });
   return { cells: keys.map((key) => options.store.get(key)).filter((record): record is CellRecord => record !== undefined), interrupted };
+}
+
+/** The token counter of the first of these model variants that opens; tome's approximate counter when none does. */
+async function modelCounter(open: OpenModel, variants: readonly ModelSettings[]): Promise<TokenCounter> {
+  for (const settings of variants) {
+    const counter = await open(settings).then((opened) => opened.model.tokenCounter, () => undefined);
+    if (counter) return counter;
+  }
+  return approximateTokenCounter;
 }
 
 type CellBase = Omit<CellRecord, 'score' | 'answer' | 'modelCalls' | 'inputTokens' | 'outputTokens' | 'wallMs' | 'error' | 'summary'>;
