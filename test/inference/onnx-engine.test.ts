@@ -484,3 +484,37 @@ describe('OnnxEngine option errors', () => {
     expect(result.tokenIds).toEqual(referenceGreedy(reference.tokenizer.encode(PROMPT), GOLDEN_TOKENS).tokenIds);
   });
 });
+
+describe('OnnxEngine past the trained window', () => {
+  const longPrompt = 'The river runs past the old town and the mill, where the miller counts his sacks of grain. '.repeat(8);
+  const small = { sinks: 4, window: 32, blockSize: 8, stepSize: 16 };
+
+  for (const [mode, options] of [
+    ['streaming', small],
+    ['blocks', { ...small, topK: 2 }],
+    ['blocks', { ...small, topK: 2, offload: 'disk' }],
+    ['knn', { ...small, topK: 16 }],
+  ] as const) {
+    it(`${mode} (${JSON.stringify(options)}): prefix reuse, also reaching into offloaded memory, equals a fresh engine`, async () => {
+      const attention = { mode, options };
+      const reused = await openEngine({ attention });
+      const fresh = await openEngine({ attention });
+      const first = await reused.generate({ prompt: longPrompt, maxTokens: 6 });
+      expect(first.promptTokens).toBeGreaterThan(100);
+      // Extending (reuse of the cached prefix), then diverging early (a cut deep into the memory).
+      for (const prompt of [`${longPrompt} And then`, `A lake. ${longPrompt}`]) {
+        const afterReuse = await reused.generate({ prompt, maxTokens: 6 });
+        const expected = await fresh.generate({ prompt, maxTokens: 6 });
+        await fresh.generate({ prompt: 'unrelated words here', maxTokens: 1 });
+        expect(afterReuse.tokenIds, prompt.slice(0, 20)).toEqual(expected.tokenIds);
+      }
+    });
+  }
+
+  it('a RoPE override and an attention mode open together; the context window follows them', async () => {
+    const engine = await openEngine({ attention: { mode: 'blocks' }, ropeOverride: 'yarn:2' });
+    expect(engine.info.contextWindow).toBe(100 * 2048);
+    expect((await openEngine({ ropeOverride: 'yarn:2' })).info.contextWindow).toBe(2 * 2048);
+    expect((await engine.generate({ prompt: longPrompt, maxTokens: 3 })).completionTokens).toBeGreaterThan(0);
+  });
+});
