@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AttentionBenchRow } from 'tome/inference';
 
 /**
  * Attention past the window (`tome bench attention`, one process per mode): per-token decode latency, resident
@@ -10,17 +11,7 @@ import { fileURLToPath } from 'node:url';
  */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-export interface AttentionRow {
-  mode: string;
-  offload: string | null;
-  contextTokens: number;
-  decodeMsPerToken: number | null;
-  rssMb: number;
-  recall: number | null;
-  prefillTokPerS: number | null;
-  cumulativePrefillTokPerS: number | null;
-  infeasibleProjectedSeconds?: number;
-}
+export type AttentionRow = AttentionBenchRow;
 
 function run(args: string[]): AttentionRow[] {
   const output = execFileSync(process.execPath, ['--conditions=source', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'bench', 'attention', '--json', ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 22 });
