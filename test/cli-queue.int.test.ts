@@ -37,7 +37,8 @@ beforeAll(async () => {
     });
     worker.once('exit', (code) => reject(new Error(`worker exited early (${code}): ${seen}`)));
   });
-});
+  // `tome worker` starts its model-call threads (each loading tome from source here) before it says it serves.
+}, 120_000);
 
 afterAll(async () => {
   const exited = new Promise((resolve) => worker.once('exit', resolve));
@@ -57,9 +58,9 @@ describe('tome on a queue', () => {
     const result = JSON.parse(remote.stdout);
     expect(result.summary).toBe(local.summary);
     expect(result.modelCalls).toBe(local.modelCalls);
-    // With --queue the hierarchical tree ran as a flow of task steps on the worker, its calls in worker threads
-    // (each thread loads tome from source first: allow for that on a slow machine).
-  }, 120_000);
+    // With --queue the hierarchical tree ran as a flow of task steps on the worker, its calls in the worker's
+    // threads, started (and their model resolved) before the worker said it serves: no load on the first run.
+  }, 60_000);
 
   it('ask --queue gives the in-process JSON for every method (apart from timing), its calls answered by the worker', async () => {
     const question = 'Where does Ishmael go when he feels grim about the mouth?';

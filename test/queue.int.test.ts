@@ -21,8 +21,8 @@ import { deleteKeysWithPrefix } from './helpers/redis-cleanup.js';
 const REDIS_URL = process.env.TOME_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER = join(ROOT, 'test/fixtures/queue-worker.ts');
-/** A worker process needs a few seconds to load tome from source. */
-const STARTUP_MS = 30_000;
+/** A worker process needs a few seconds to load tome from source (with --threads, in each thread too). */
+const STARTUP_MS = 60_000;
 
 /** A worker child process and everything it printed. */
 class WorkerProcess {
@@ -176,7 +176,7 @@ describe('distributed runs', () => {
       expect(job.attemptsMade).toBe(1);
       expect(job.stalledCounter ?? 0).toBe(0);
     }
-  }, 60_000);
+  }, 90_000);
 
   it('survive a worker killed with SIGKILL in the middle of a document job', async () => {
     const spec = 'slow:200';

@@ -1,6 +1,7 @@
 /**
  * BullMQ sandboxed processor for model calls: runs in a worker thread, so a model that blocks its event loop
- * (local inference) never stalls the main thread's lock renewal. Each thread resolves its model once.
+ * (local inference) never stalls the main thread's lock renewal. Each thread resolves its model once, as it loads
+ * (plugins, weights): a thread that TomeWorker starts ahead of the first calls is then ready to answer them.
  */
 import type { SandboxedJob } from 'bullmq';
 import { loadPlugins } from '../plugins.js';
@@ -11,7 +12,6 @@ import type { ContinuationScores } from '../models/prompt-scorer.js';
 import { runModelJob } from './model-call-runner.js';
 import type { ModelCallResult } from './payload.js';
 
-let model: Promise<ModelHandle> | undefined;
 
 async function threadModel(): Promise<ModelHandle> {
   const spec = process.env[THREAD_MODEL_ENV];
@@ -21,7 +21,13 @@ async function threadModel(): Promise<ModelHandle> {
   return resolveModel(spec, Number.isInteger(contextWindow) && contextWindow > 0 ? { contextWindow } : {});
 }
 
+const model = threadModel();
+// A model that cannot be resolved fails each job that needs it, with its own message, not the thread's start.
+await model.then(
+  () => undefined,
+  () => undefined,
+);
+
 export default async function processModelCall(job: SandboxedJob): Promise<ModelCallResult | ContinuationScores> {
-  model ??= threadModel();
   return runModelJob(job.name, job.data, await model);
 }

@@ -58,6 +58,8 @@ export class TomeWorker {
       lockDuration: options.lockDurationMs ?? 30_000,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
       maxStalledCount: 2,
+      // Started below, once every part is ready: a worker still loading takes no job another could run now.
+      autorun: false,
     };
     const workers: Worker[] = [];
     // Document workers first, then task steps: on close they drain in that order, while the model-call worker still
@@ -79,9 +81,10 @@ export class TomeWorker {
       workers.push(new Worker(TASK_QUEUE, (job: Job) => runTaskJob(job, prefix, model), { ...common, connection: producer.open() }));
     }
     const callQueue = modelCallQueue(options.model.spec);
+    const processorFile = modelCallProcessorFile();
     workers.push(
       options.threads
-        ? new Worker(callQueue, modelCallProcessorFile(), {
+        ? new Worker(callQueue, processorFile, {
             ...common,
             connection: producer.open(),
             useWorkerThreads: true,
@@ -93,6 +96,8 @@ export class TomeWorker {
     // A worker must outlive any one bad job or lost connection: report, never throw.
     for (const worker of workers) worker.on('error', (error) => process.stderr.write(`tome worker: ${error.message}\n`));
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+    if (options.threads) await warmThreads(workers.at(-1)!, processorFile, common.concurrency);
+    for (const worker of workers) worker.run().catch((error: Error) => worker.emit('error', error));
     return new TomeWorker(workers, producer);
   }
 
@@ -101,6 +106,30 @@ export class TomeWorker {
     for (const worker of this.workers) await worker.close();
     await this.producer.close();
   }
+}
+
+/**
+ * Start the model-call worker's `count` sandbox threads now, each loading the processor (and, running from source,
+ * tsx and tome's modules: seconds per thread), rather than on the first calls: otherwise the first run after a
+ * worker starts waits for them (20 s of a 30 s `summarize --queue` on a busy two-core machine). BullMQ starts
+ * threads on demand and keeps them for later jobs; this borrows them from its pool and hands them back. A pool this
+ * BullMQ does not expose, or a thread that fails to load, leaves the threads to start on demand as before (the
+ * failure then fails those jobs, with its message).
+ */
+async function warmThreads(worker: Worker, processorFile: string, count: number): Promise<void> {
+  const pool = (worker as unknown as { childPool?: Partial<ThreadPool> }).childPool;
+  if (typeof pool?.retain !== 'function' || typeof pool.release !== 'function') return;
+  const { retain, release } = pool as ThreadPool;
+  const started = await Promise.allSettled(Array.from({ length: count }, () => retain.call(pool, processorFile)));
+  for (const thread of started) if (thread.status === 'fulfilled') release.call(pool, thread.value);
+  const failed = started.find((thread) => thread.status === 'rejected');
+  if (failed) process.stderr.write(`tome worker: a model-call thread failed to start (${String((failed as PromiseRejectedResult).reason)}); threads start on demand\n`);
+}
+
+/** The part of BullMQ's (internal) ChildPool that warmThreads uses. */
+interface ThreadPool {
+  retain(processFile: string): Promise<unknown>;
+  release(child: unknown): void;
 }
 
 async function runDocument(job: Job, producer: TomeQueue): Promise<unknown> {
