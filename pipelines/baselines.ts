@@ -1,6 +1,7 @@
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { ContextAnswerer } from '../agents/qa/context-answerer.js';
-import { QA_PROMPT_VERSION } from '../agents/qa/prompts.js';
+import { countPromptTokens } from '../agents/model-call.js';
+import { answerFromContextPrompt, QA_PROMPT_VERSION } from '../agents/qa/prompts.js';
 import { HashedEmbeddings } from '../src/embeddings/hashed-embeddings.js';
 import { cosineSimilarity } from '../src/embeddings/vectors.js';
 import { InvalidOptionError } from '../src/errors.js';
@@ -20,9 +21,18 @@ export function truncateAnswer(settings: PipelineSettings, options: { answerWord
       async run(input, context) {
         const document = toDocument(input.document);
         const answerer = new ContextAnswerer(context.model, answerWords);
-        const room = await passageRoom(context, answerer, input.question);
-        const [first] = segment(context, document.text, { maxTokens: room });
-        const passage = first ?? { index: 0, start: 0, end: 0, text: '' };
+        let room = await passageRoom(context, answerer, input.question);
+        const firstPassage = () => segment(context, document.text, { maxTokens: room })[0] ?? { index: 0, start: 0, end: 0, text: '' };
+        let passage = firstPassage();
+        // The room is the window less the prompt counted around an empty passage, but counts do not add up: the
+        // blank lines before and after the passage are one newline run when it is empty and two around it, and a
+        // BPE tokenizer may merge across its edges. So count the prompt as sent and cut the passage by the excess.
+        for (;;) {
+          const excess = (await answerPromptTokens(context, answerer, passage.text, input.question)) - context.model.contextWindow;
+          if (excess <= 0 || excess >= room) break;
+          room -= excess;
+          passage = firstPassage();
+        }
         const answer = await runStep(context, { name: 'answer' }, 0, () => answerer.answer([passage.text], input.question, context));
         return askResult(context, 'truncate', answer, context.model.tokenCounter.count(document.text), [{ segment: 0, charStart: passage.start, charEnd: passage.end }]);
       },
@@ -69,18 +79,32 @@ export function ragAnswer(settings: PipelineSettings, options: RagOptions = {}):
         for (const candidate of ranked) {
           if (chosen.length === k) break;
           // Separators between passages cost a few tokens each.
-          if (used + candidate.piece.tokens + 4 > room) continue;
+          if (used + candidate.piece.tokens + PASSAGE_SEPARATOR_TOKENS > room) continue;
           chosen.push(candidate);
-          used += candidate.piece.tokens + 4;
+          used += candidate.piece.tokens + PASSAGE_SEPARATOR_TOKENS;
         }
+        // As for truncate, check the prompt as sent: drop the least similar passages while it would overflow.
+        const passagesText = () => [...chosen].sort((a, b) => a.piece.start - b.piece.start).map((entry) => entry.piece.text).join(PASSAGE_SEPARATOR);
+        while (chosen.length > 1 && (await answerPromptTokens(context, answerer, passagesText(), input.question)) > context.model.contextWindow) chosen.pop();
         chosen.sort((a, b) => a.piece.start - b.piece.start);
-        const answer = await runStep(context, { name: 'answer' }, 0, () => answerer.answer(chosen.map((entry) => entry.piece.text), input.question, context));
+        const passages = passagesText();
+        const answer = await runStep(context, { name: 'answer' }, 0, () => answerer.answer([passages], input.question, context));
         const evidence = chosen.map((entry) => ({ segment: entry.piece.index, charStart: entry.piece.start, charEnd: entry.piece.end }));
         return askResult(context, 'rag', answer, context.model.tokenCounter.count(document.text), evidence);
       },
     },
     settings,
   );
+}
+
+/** Between retrieved passages in the answer prompt: marks the text left out. */
+const PASSAGE_SEPARATOR = '\n\n[…]\n\n';
+/** A separator's cost when packing passages: an estimate, since the prompt is counted as sent before the call. */
+const PASSAGE_SEPARATOR_TOKENS = 4;
+
+/** Tokens of the answer prompt over `passages` as it will be sent, plus the answer's reserve: what must fit the window. */
+async function answerPromptTokens(context: RunContext, answerer: ContextAnswerer, passages: string, question: string): Promise<number> {
+  return countPromptTokens(context.model, await answerFromContextPrompt.formatMessages({ context: passages, question, wordLimit: answerer.wordLimit })) + answerer.answerTokens;
 }
 
 /** Tokens left for passages once the prompt, the question and the answer have theirs; refuses a question that leaves none. */
