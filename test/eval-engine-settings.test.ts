@@ -21,10 +21,10 @@ afterAll(async () => {
 });
 
 describe('tome eval with onnx: engine settings', () => {
-  it('passes attention=, rope= and attn-<option>= to the engine per method variant; bad settings fail their cells, typed', async () => {
+  it('passes attention=, attn-<option>=, rope= and rope-<parameter>= to the engine per method variant; bad settings fail their cells, typed', async () => {
     const out = join(directory, 'out');
     const model = `onnx:${join(directory, 'model')}`;
-    const methods = ['truncate', 'truncate@attention=blocks', 'truncate@attention=blocks+attn-topK=2', 'truncate@rope=yarn:4', 'truncate@attention=sideways', 'truncate@attn-bogus=1', 'truncate@flash=on'];
+    const methods = ['truncate', 'truncate@attention=blocks', 'truncate@attention=blocks+attn-topK=2', 'truncate@rope=yarn:4', 'truncate@rope=yarn:4+rope-attention_factor=2', 'truncate@attention=sideways', 'truncate@attn-bogus=1', 'truncate@rope=sideways:2', 'truncate@rope-attention_factor=2', 'truncate@flash=on'];
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     onTestFinished(() => (stdout.mockRestore(), stderr.mockRestore()));
@@ -48,14 +48,20 @@ describe('tome eval with onnx: engine settings', () => {
     }
     // Greedy decoding of fixed weights: a different topK (3 blocks by default for L = 128) retrieves other blocks.
     expect(cell('truncate@attention=blocks+attn-topK=2').answer).not.toBe(cell('truncate@attention=blocks').answer);
-    // yarn:4: 4 × 128 = 512 tokens, so the prompt is cut to fit 512 with the answer reserve.
-    expect(cell('truncate@rope=yarn:4').error).toBeUndefined();
-    expect(cell('truncate@rope=yarn:4').modelCalls).toBe(1);
-    expect(cell('truncate@rope=yarn:4').inputTokens).toBeGreaterThan(128);
-    expect(cell('truncate@rope=yarn:4').inputTokens).toBeLessThanOrEqual(512 - 200);
+    // yarn:4: 4 × 128 = 512 tokens, so the prompt is cut to fit 512 with the answer reserve; rope-beta_fast= (an
+    // extra --rope parameter) scales the attention logits, so greedy decoding writes another answer.
+    for (const method of ['truncate@rope=yarn:4', 'truncate@rope=yarn:4+rope-attention_factor=2']) {
+      expect(cell(method).error, method).toBeUndefined();
+      expect(cell(method).modelCalls).toBe(1);
+      expect(cell(method).inputTokens).toBeGreaterThan(128);
+      expect(cell(method).inputTokens).toBeLessThanOrEqual(512 - 200);
+    }
+    expect(cell('truncate@rope=yarn:4+rope-attention_factor=2').answer).not.toBe(cell('truncate@rope=yarn:4').answer);
     // Settings the engine refuses: its own typed errors, and the hook's for a key it does not know.
     expect(cell('truncate@attention=sideways')).toMatchObject({ score: 0, error: { code: 'INVALID_OPTION', message: expect.stringContaining('sideways') } });
     expect(cell('truncate@attn-bogus=1')).toMatchObject({ score: 0, error: { code: 'INVALID_OPTION', message: expect.stringContaining('bogus') } });
+    expect(cell('truncate@rope=sideways:2')).toMatchObject({ score: 0, error: { code: 'MODEL_CONFIG_INVALID', message: expect.stringContaining('sideways') } });
+    expect(cell('truncate@rope-attention_factor=2')).toMatchObject({ score: 0, error: { code: 'MODEL_SPEC_INVALID', message: expect.stringContaining('without rope=') } });
     expect(cell('truncate@flash=on')).toMatchObject({ score: 0, error: { code: 'MODEL_SPEC_INVALID', message: expect.stringContaining('flash=on') } });
 
     const report = await readFile(join(out, 'report.md'), 'utf8');

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { CellStore, generateSummarySample, modelHandleFrom, parseSummaryMethod, parseSummaryMethods, renderMarkdownReport, resolveModelWithSettings, runSummaryGrid, summarizeCells, writeGridCharts, type CellRecord, type GridEvent, type ModelSource, type SummaryGridOptions } from '../index.js';
+import { booookScore, CellStore, generateSummarySample, modelHandleFrom, parseSummaryMethod, parseSummaryMethods, renderMarkdownReport, resolveModelWithSettings, runSummaryGrid, summarizeCells, writeGridCharts, type CellRecord, type GridEvent, type ModelSource, type SummaryGridOptions } from '../index.js';
 import { main } from '../src/cli/main.js';
 import { approximateTokenCounter } from '../src/tokens/approximate-token-counter.js';
 import type { ModelTask } from '../src/tasks.js';
@@ -173,6 +173,11 @@ describe('summary grid', () => {
     expect(report).toContain('| hierarchical | n/a |');
     expect(report).toContain('Coherence not judged: the extractive engine cannot judge.');
     expect((await writeGridCharts(summarizeCells(offline.cells), directory, 'test')).map((chart) => chart.name)).not.toContain('coherence-vs-length');
+
+    // Why: the extractive engine "answers" the judge with a sentence copied from the summary, which names no
+    // confusion, so even nonsense would score 100%.
+    const nonsense = await booookScore('Zorp blah. The whale the whale the whale. Then Queequeg sings.', await resolveModelWithSettings('extractive', {}));
+    expect(nonsense).toMatchObject({ score: 1, judgeIsExtractive: true });
 
     const store = await CellStore.open(join(directory, 'refused.jsonl'));
     const namedExtractive = { spec: 'extractive', open: async () => ({ model: await resolveModelWithSettings('extractive', {}), close: async () => {} }) };

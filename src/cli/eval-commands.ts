@@ -49,19 +49,27 @@ interface ScoreSummaryOptions {
 
 /**
  * Engine settings the local `onnx:` engine takes from grid methods, mapped onto its open options:
- * `attention=blocks|streaming|knn|full`, `rope=yarn:4` (any `--rope` value), and `attn-<option>=value` for one
- * attention default (`attn-topK=8`, `attn-sinks=4`; the names of `--attention-opts`). Any other key fails its cells
- * with a typed MODEL_SPEC_INVALID naming the setting, instead of being silently ignored.
+ * `attention=blocks|streaming|knn|full`, `attn-<option>=value` for one attention option (`attn-topK=8`,
+ * `attn-sinks=4`, `attn-offload=disk`: the names of `--attention-opts`), `rope=TYPE:FACTOR` (`rope=yarn:4`) and
+ * `rope-<parameter>=value` for the extra parameters `--rope` takes after commas (`rope-beta_fast=16`), since a
+ * comma separates methods. Any other key fails its cells with a typed MODEL_SPEC_INVALID naming the setting,
+ * instead of being silently ignored; values the engine refuses fail them with the engine's own typed error.
  */
 registerEngineSettings('onnx', async (rest, settings, options) => {
   let attentionMode: string | undefined;
   const attentionOptions: Record<string, string> = {};
   let ropeOverride: string | undefined;
+  const ropeParameters: string[] = [];
   for (const [key, value] of Object.entries(settings)) {
     if (key === 'attention') attentionMode = value;
     else if (key === 'rope') ropeOverride = value;
     else if (key.startsWith('attn-') && key.length > 'attn-'.length) attentionOptions[key.slice('attn-'.length)] = value;
-    else throw new ModelSpecError('MODEL_SPEC_INVALID', `onnx:${rest}`, `the onnx engine takes no setting ${key}=${value}`, 'use attention=MODE, rope=TYPE:FACTOR or attn-<option>=VALUE (e.g. attn-topK=8)');
+    else if (key.startsWith('rope-') && key.length > 'rope-'.length) ropeParameters.push(`${key.slice('rope-'.length)}=${value}`);
+    else throw new ModelSpecError('MODEL_SPEC_INVALID', `onnx:${rest}`, `the onnx engine takes no setting ${key}=${value}`, 'use attention=MODE, attn-<option>=VALUE (e.g. attn-topK=8), rope=TYPE:FACTOR or rope-<parameter>=VALUE (e.g. rope-beta_fast=16)');
+  }
+  if (ropeParameters.length > 0) {
+    if (ropeOverride === undefined) throw new ModelSpecError('MODEL_SPEC_INVALID', `onnx:${rest}`, `${ropeParameters.map((parameter) => `rope-${parameter}`).join(', ')} without rope=TYPE:FACTOR`, 'add rope=TYPE:FACTOR to the method, e.g. truncate@rope=yarn:4+rope-beta_fast=16');
+    ropeOverride = [ropeOverride, ...ropeParameters].join(',');
   }
   const engineOptions = {
     ...(attentionMode !== undefined || Object.keys(attentionOptions).length > 0 ? { attention: { mode: attentionMode ?? 'full', options: attentionOptions } } : {}),
