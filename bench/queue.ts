@@ -26,12 +26,14 @@ import { fileURLToPath } from 'node:url';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { HumanMessage } from '@langchain/core/messages';
 import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { resolveModel } from '../src/models/model-spec.js';
 import { InProcessExecutor } from '../src/executor/in-process-executor.js';
 import { registerTask } from '../src/executor/task-registry.js';
 import type { Executor } from '../src/executor/executor.js';
 import { RedisExecutor } from '../src/queue/redis-executor.js';
 import { resolveConnection } from '../src/queue/connection.js';
+import { DOCUMENT_QUEUE, modelCallQueue, TASK_QUEUE } from '../src/queue/queue-names.js';
 import { TomeQueue } from '../src/queue/tome-queue.js';
 import { TomeWorker } from '../src/queue/tome-worker.js';
 import { InstantChatModel } from './instant-chat-model.js';
@@ -65,6 +67,14 @@ function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> 
     timer = setTimeout(() => reject(new Error(`${what}: no completion within ${ms} ms`)), ms);
   });
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Obliterate every queue a part's workers may have opened (a worker opens `tasks` and its model's calls queue). */
+async function obliterateAll(queue: TomeQueue, specs: readonly string[]): Promise<void> {
+  queue.queueFor(DOCUMENT_QUEUE);
+  queue.queueFor(TASK_QUEUE);
+  for (const spec of specs) queue.queueFor(modelCallQueue(spec));
+  await queue.obliterate();
 }
 
 /** Keys still under `prefix` after the part's own clean-up: counted for the report, then deleted. */
@@ -150,6 +160,25 @@ async function callMany(model: BaseChatModel, label: string, count: number, inFl
   return performance.now() - started;
 }
 
+/**
+ * Redis commands sent by this process (producer and in-process worker together) while `work` runs: a count that,
+ * unlike wall-clock time, does not move with the machine's load. Includes the blocking reads each event wakes.
+ */
+async function redisCommands(work: () => Promise<unknown>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const original = Redis.prototype.sendCommand;
+  Redis.prototype.sendCommand = function (this: Redis, command: { name: string }, ...rest: unknown[]) {
+    counts[command.name] = (counts[command.name] ?? 0) + 1;
+    return (original as (...args: unknown[]) => unknown).call(this, command, ...rest);
+  } as typeof original;
+  try {
+    await work();
+  } finally {
+    Redis.prototype.sendCommand = original;
+  }
+  return counts;
+}
+
 /** 2. tome's per-call queue overhead, against an in-process worker serving a model that answers at once. */
 async function perCallOverhead(calls = 300, inFlight = 16) {
   const prefix = benchPrefix('overhead');
@@ -170,8 +199,10 @@ async function perCallOverhead(calls = 300, inFlight = 16) {
       runs.directParallel.push(await callMany(direct, `direct-par-${repeat}`, calls, inFlight));
       runs.remoteParallel.push(await callMany(remote, `remote-par-${repeat}`, calls, inFlight));
     }
+    const counted = 100;
+    const commands = await redisCommands(() => callMany(remote, 'counted', counted, 1));
     const workerCalls = (served.chatModel as InstantChatModel).calls;
-    const expectedWorkerCalls = 50 + REPEATS * 2 * calls;
+    const expectedWorkerCalls = 50 + REPEATS * 2 * calls + counted;
     const perCall = (key: keyof typeof runs) => median(runs[key]) / calls;
     const sequential = { direct: perCall('directSequential'), remote: perCall('remoteSequential') };
     const parallel = { direct: perCall('directParallel'), remote: perCall('remoteParallel') };
@@ -183,6 +214,8 @@ async function perCallOverhead(calls = 300, inFlight = 16) {
       workerConcurrency: inFlight,
       workerCalls,
       everyCallRanOnTheWorker: workerCalls === expectedWorkerCalls,
+      /** Redis commands per sequential call (producer + worker): `evalsha` are BullMQ's scripts (add, take, finish). */
+      redisCommandsPerCall: Object.fromEntries(Object.entries(commands).map(([name, count]) => [name, round(count / counted, 2)])),
       sequential: {
         directMsPerCall: round(sequential.direct),
         remoteMsPerCall: round(sequential.remote),
@@ -201,7 +234,7 @@ async function perCallOverhead(calls = 300, inFlight = 16) {
     };
   } finally {
     await worker.close();
-    await queue.obliterate();
+    await obliterateAll(queue, [spec]);
     await queue.close();
   }
 }
@@ -245,7 +278,7 @@ async function perStepOverhead(steps = 300, inFlight = 16) {
     };
   } finally {
     await worker.close();
-    await queue.obliterate();
+    await obliterateAll(queue, ['extractive']);
     await queue.close();
   }
 }
@@ -310,7 +343,7 @@ async function workerScaling(workerCounts = [1, 2, 4], calls = 64, latencyMs = 5
       }
     }
   } finally {
-    await queue.obliterate();
+    await obliterateAll(queue, [spec]);
     await queue.close();
   }
   const baseline = runs[0]!.ms;

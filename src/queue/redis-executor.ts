@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { FlowJob, Job, JobsOptions, QueueEvents } from 'bullmq';
+import type { FlowJob, JobsOptions, QueueEvents } from 'bullmq';
 import pLimit from 'p-limit';
 import { AbortedError, InvalidOptionError, StepFailedError, TomeError, throwIfAborted } from '../errors.js';
 import type { ExecutorRunOptions, ExecutorTask, FlowExecutor, FlowNode, RetryPolicy, StepEvent } from '../executor/executor.js';
 import { DEFAULT_RETRY_POLICY, InProcessExecutor } from '../executor/in-process-executor.js';
 import { isRegisteredTask, TaskNotFoundError } from '../executor/task-registry.js';
 import { isTransientError } from '../executor/transient-errors.js';
+import { addAndWait } from './job-result.js';
 import { checkTaskJob, type TaskJob } from './payload.js';
 import { TASK_QUEUE } from './queue-names.js';
 import type { TomeQueue } from './tome-queue.js';
@@ -72,8 +73,7 @@ export class RedisExecutor implements FlowExecutor {
           started.push({ jobId, index });
           try {
             const askedAt = Date.now();
-            const job = await this.tasks().add(task.name, data, { jobId, ...jobOptions });
-            const output = (await this.finished(job, askedAt, signal)) as Output;
+            const output = (await this.finished(jobId, askedAt, signal, (ready) => addAndWait(this.tasks(), ready, task.name, data, { jobId, ...jobOptions }))) as Output;
             tracker.settled(jobId);
             return output;
           } catch (error) {
@@ -140,7 +140,7 @@ export class RedisExecutor implements FlowExecutor {
       if (previous && (await previous.getState()) === 'failed') await previous.remove({ removeChildren: true });
       const askedAt = Date.now();
       const added = await this.queue.flows().add(flow);
-      const output = (await this.finished(added.job, askedAt, signal)) as Output;
+      const output = (await this.finished(rootId, askedAt, signal, (ready) => added.job.waitUntilFinished(ready))) as Output;
       tracker.settled(rootId);
       return output;
     } catch (error) {
@@ -178,14 +178,17 @@ export class RedisExecutor implements FlowExecutor {
     };
   }
 
-  /** The job's output. A job that had failed before this run asked for it is run again, not reported as failed. */
-  private async finished(job: Job, askedAt: number, signal: AbortSignal | undefined): Promise<unknown> {
+  /**
+   * The output of job `jobId`, which `wait` queues (or has queued) and waits for. A job that had failed before this
+   * run asked for it is run again, not reported as failed.
+   */
+  private async finished(jobId: string, askedAt: number, signal: AbortSignal | undefined, wait: (events: QueueEvents) => Promise<unknown>): Promise<unknown> {
     const events = await this.ready();
     try {
-      return await abortable(job.waitUntilFinished(events), signal);
+      return await abortable(wait(events), signal);
     } catch (error) {
       if (signal?.aborted) throw error;
-      const stale = await this.tasks().getJob(job.id!);
+      const stale = await this.tasks().getJob(jobId);
       if (stale?.finishedOn === undefined || stale.finishedOn >= askedAt || (await stale.getState()) !== 'failed') throw error;
       await stale.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       return abortable(stale.waitUntilFinished(events), signal);

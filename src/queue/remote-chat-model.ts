@@ -5,6 +5,7 @@ import type { ChatResult } from '@langchain/core/outputs';
 import type { Queue, QueueEvents } from 'bullmq';
 import { AbortedError } from '../errors.js';
 import type { TomeTaskCallOptions } from '../tasks.js';
+import { addAndWait } from './job-result.js';
 import { checkModelCallJob, type ModelCallJob, type ModelCallResult } from './payload.js';
 
 interface RemoteCallOptions extends BaseChatModelCallOptions, TomeTaskCallOptions {}
@@ -37,10 +38,9 @@ export class RemoteChatModel extends BaseChatModel<RemoteCallOptions> {
     const data = checkModelCallJob({ spec: this.spec, messages: mapChatMessagesToStoredMessages(messages), ...(options.tomeTask ? { task: options.tomeTask } : {}) });
     const jobId = modelCallJobId(data);
     const askedAt = Date.now();
-    const job = await this.queue.add('call', data, { jobId, ...MODEL_CALL_JOB_OPTIONS });
     let result: ModelCallResult;
     try {
-      result = (await abortable(job.waitUntilFinished(this.events), options.signal)) as ModelCallResult;
+      result = (await abortable(addAndWait(this.queue, this.events, 'call', data, { jobId, ...MODEL_CALL_JOB_OPTIONS }), options.signal)) as ModelCallResult;
     } catch (error) {
       // A call that had failed before this one was asked (its job is kept for inspection) is run again rather than
       // answered with the old failure. Checked only on failure, so the common path costs no extra round trip.

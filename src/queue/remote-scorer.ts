@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { ContinuationScores, PromptScorer } from '../models/prompt-scorer.js';
 import { SCORE_JOB } from './model-call-runner.js';
+import { addAndWait } from './job-result.js';
 import { checkScoreJob } from './payload.js';
 import { abortable, MODEL_CALL_JOB_OPTIONS } from './remote-chat-model.js';
 
@@ -20,7 +21,6 @@ export class RemoteScorer implements PromptScorer {
   async score(context: string, continuation: string, options: { signal?: AbortSignal } = {}): Promise<ContinuationScores> {
     const data = checkScoreJob({ spec: this.spec, context, continuation });
     const jobId = `score-${createHash('sha256').update(JSON.stringify(data)).digest('hex')}`;
-    const job = await this.queue.add(SCORE_JOB, data, { jobId, ...MODEL_CALL_JOB_OPTIONS });
-    return (await abortable(job.waitUntilFinished(this.events), options.signal)) as ContinuationScores;
+    return (await abortable(addAndWait(this.queue, this.events, SCORE_JOB, data, { jobId, ...MODEL_CALL_JOB_OPTIONS }), options.signal)) as ContinuationScores;
   }
 }

@@ -33,7 +33,8 @@ export interface TomeWorkerOptions {
   /**
    * Run model calls in worker threads (BullMQ sandboxed processors), so an engine that blocks the event loop never
    * stalls lock renewal. Each thread resolves `model.spec` itself, after importing `plugins` (modules that register
-   * model providers). Default: off (calls run on this thread); `tome worker` turns it on.
+   * model providers); all `concurrency` threads are started, their models resolved, before `start` resolves.
+   * Default: off (calls run on this thread); `tome worker` turns it on.
    */
   readonly threads?: { readonly plugins?: readonly string[] };
 }
