@@ -8,6 +8,8 @@
  *    of one job at a time (add, waitUntilFinished): the floor under anything built on BullMQ here.
  * 2. tome's per-call overhead: model calls through `TomeQueue.remoteModel` to an in-process TomeWorker serving a
  *    model that answers at once, against the same calls on that model directly; one at a time and 16 in flight.
+ *    Also the Redis commands per sequential call (producer and worker, counted client-side): unlike the times, a
+ *    count that the machine's load does not move.
  * 2b. tome's per-step overhead on the Redis executor: `RedisExecutor.map` of a registered task that returns at
  *    once (each step a job on the `tasks` queue, run by an in-process TomeWorker), against `InProcessExecutor.map` of
  *    the same task; one step at a time and 16 in flight. This is the per-segment cost of a distributed map.
