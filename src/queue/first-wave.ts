@@ -6,6 +6,7 @@ import { AbortedError } from '../errors.js';
 import { modelHandleFrom } from '../models/model-handle.js';
 import { getPipeline } from '../pipeline/registry.js';
 import type { TomeTaskCallOptions } from '../tasks.js';
+import { onAbort } from './on-abort.js';
 import type { ModelCallJob } from './payload.js';
 
 interface RecordingCallOptions extends BaseChatModelCallOptions, TomeTaskCallOptions {}
@@ -26,8 +27,8 @@ class RecordingChatModel extends BaseChatModel<RecordingCallOptions> {
     this.calls.push({ spec: this.spec, messages: mapChatMessagesToStoredMessages(messages), ...(options.tomeTask ? { task: options.tomeTask } : {}) });
     return new Promise<ChatResult>((_, reject) => {
       const signal = options.signal;
-      if (signal?.aborted) reject(new AbortedError(signal.reason));
-      signal?.addEventListener('abort', () => reject(new AbortedError(signal.reason)), { once: true });
+      // Every call of the wave waits on the same signal: one shared listener (onAbort), not one each.
+      if (signal) onAbort(signal, () => reject(new AbortedError(signal.reason)));
     });
   }
 }

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { JobsOptions, Queue, QueueEvents } from 'bullmq';
 import { AbortedError } from '../errors.js';
+import { onAbort } from './on-abort.js';
 
 /**
  * Queue a job under its own id and wait for its result: the producer side of every tome call on Redis.
@@ -29,13 +30,12 @@ export function addAndWait(queue: Queue, events: QueueEvents, name: string, data
       stream.off(failedEvent, onFailed);
       stream.off(duplicatedEvent, onDuplicated);
       closing.off('closing', onClosing);
-      signal?.removeEventListener('abort', onAbort);
+      stopWaitingForAbort();
       outcome();
     };
     const onCompleted = ({ returnvalue }: { returnvalue: unknown }) => finish(() => resolve(returnvalue));
     const onFailed = ({ failedReason }: { failedReason: string }) => finish(() => reject(new Error(failedReason)));
     const onClosing = (reason: string) => finish(() => reject(new Error(reason)));
-    const onAbort = () => finish(() => reject(new AbortedError(signal!.reason)));
     // The job was there already: it may have finished before this call listened.
     const onDuplicated = () => {
       void queue.getJob(jobId).then(
@@ -55,7 +55,7 @@ export function addAndWait(queue: Queue, events: QueueEvents, name: string, data
     stream.on(failedEvent, onFailed);
     stream.on(duplicatedEvent, onDuplicated);
     closing.on('closing', onClosing);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWaitingForAbort = signal ? onAbort(signal, () => finish(() => reject(new AbortedError(signal.reason)))) : () => {};
     queue.add(name, data, options).catch((error: unknown) => finish(() => reject(error)));
   });
 }

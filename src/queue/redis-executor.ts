@@ -7,6 +7,7 @@ import { DEFAULT_RETRY_POLICY, InProcessExecutor } from '../executor/in-process-
 import { isRegisteredTask, TaskNotFoundError } from '../executor/task-registry.js';
 import { isTransientError } from '../executor/transient-errors.js';
 import { addAndWait } from './job-result.js';
+import { onAbort } from './on-abort.js';
 import { checkTaskJob, type TaskJob } from './payload.js';
 import { TASK_QUEUE } from './queue-names.js';
 import type { TomeQueue } from './tome-queue.js';
@@ -280,9 +281,8 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    const stop = onAbort(signal, () => reject(new AbortedError(signal.reason)));
+    promise.then(resolve, reject).finally(stop);
   });
 }
 

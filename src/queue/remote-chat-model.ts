@@ -6,6 +6,7 @@ import type { Queue, QueueEvents } from 'bullmq';
 import { AbortedError } from '../errors.js';
 import type { TomeTaskCallOptions } from '../tasks.js';
 import { addAndWait } from './job-result.js';
+import { onAbort } from './on-abort.js';
 import { checkModelCallJob, type ModelCallJob, type ModelCallResult } from './payload.js';
 
 interface RemoteCallOptions extends BaseChatModelCallOptions, TomeTaskCallOptions {}
@@ -70,9 +71,8 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
   if (!signal) return promise.catch(rethrowPlain);
   if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, (error: unknown) => rethrowPlain(error).catch(reject)).finally(() => signal.removeEventListener('abort', onAbort));
+    const stop = onAbort(signal, () => reject(new AbortedError(signal.reason)));
+    promise.then(resolve, (error: unknown) => rethrowPlain(error).catch(reject)).finally(stop);
   });
 }
 
