@@ -13,6 +13,7 @@ import type { ModelHandle } from '../src/models/model-handle.js';
 import { modelCallQueue } from '../src/queue/queue-names.js';
 import { TomeQueue } from '../src/queue/tome-queue.js';
 import { TomeWorker } from '../src/queue/tome-worker.js';
+import { modelFor } from '../src/cli/queue-commands.js';
 import { mobyDickChapter } from './helpers/books.js';
 import { writeTinyCheckpoint } from './helpers/tiny-checkpoint.js';
 import { deleteKeysWithPrefix } from './helpers/redis-cleanup.js';
@@ -47,12 +48,16 @@ describe('XL3M with --queue', () => {
   it('scores every segment as a job on the workers and selects exactly what the in-process run selects', async () => {
     const document = documentFromText(mobyDickChapter(1), 'chapter-1.txt');
     const options = { segmentTokens: 128, k: 3, answerWords: 8 };
-    const remote = await queue.remoteModel(local.spec, local.contextWindow);
+    // What `--queue` gives the pipeline (the CLI's modelFor): with the checkpoint on this machine, budgets come from
+    // its own tokenizer and window, as on the workers, so the segments are the same.
+    const { model: remote, close } = await modelFor(local.spec, { queue: REDIS_URL, prefix });
     expect(remote.scorer).toBeDefined();
-    // Budgets come from the same counter on both sides, so the segments are the same.
-    const remoteWithCounter: ModelHandle = { ...remote, tokenCounter: local.tokenCounter };
+    expect(remote.contextWindow).toBe(local.contextWindow);
+    const sample = mobyDickChapter(1).slice(0, 2000);
+    expect(remote.tokenCounter.count(sample)).toBe(local.tokenCounter.count(sample));
     const inProcess = await xl3mAnswer({ model: local }, options).invoke({ document, question: QUESTION });
-    const distributed = await xl3mAnswer({ model: remoteWithCounter, concurrency: 4 }, options).invoke({ document, question: QUESTION });
+    const distributed = await xl3mAnswer({ model: remote, concurrency: 4 }, options).invoke({ document, question: QUESTION });
+    await close();
     expect(distributed.scored).toBe(inProcess.scored);
     expect(distributed.selected).toEqual(inProcess.selected);
     const scoreJobs = await queue.queueFor(modelCallQueue(local.spec)).getJobs(['completed']);

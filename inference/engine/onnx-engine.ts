@@ -32,9 +32,12 @@ export interface StopControl {
 
 const DEFAULT_MAX_TOKENS = 256;
 
-/** How far the configured model reads: the RoPE-extended length, or 100× the trained one past the window. */
-function defaultContextWindow(config: LlamaConfig, model: LlamaModel): number {
-  if (model.attentionSettings && model.attentionSettings.mode !== 'full') return 100 * trainedContextLength(config);
+/**
+ * How far a configured model reads: the RoPE-extended length, or 100× the trained one past the window. `config`
+ * is after any RoPE override; `attentionMode` is the engine's (absent: full).
+ */
+export function engineContextWindow(config: LlamaConfig, attentionMode: string | undefined): number {
+  if (attentionMode !== undefined && attentionMode !== 'full') return 100 * trainedContextLength(config);
   const scaling = config.ropeScaling;
   const factor = typeof scaling?.['factor'] === 'number' && !('original_max_position_embeddings' in scaling) ? scaling['factor'] : 1;
   return Math.round(config.maxPositionEmbeddings * factor);
@@ -58,7 +61,7 @@ export class OnnxEngine implements LocalEngine {
     this.info = {
       model: options.modelName ?? checkpoint.directory,
       architecture: config.architecture,
-      contextWindow: options.contextWindow ?? defaultContextWindow(config, model),
+      contextWindow: options.contextWindow ?? engineContextWindow(config, model.attentionSettings?.mode),
       vocabSize: config.vocabSize,
       hiddenSize: config.hiddenSize,
       numLayers: config.numLayers,

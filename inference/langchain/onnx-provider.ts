@@ -4,7 +4,13 @@ import { resolveCheckpointDirectory } from '../checkpoint/hub.js';
 import { openLocalEngine, type OpenEngineOptions } from '../engine/open-engine.js';
 import { loadTokenizerCounter } from '../tokenizer-counter.js';
 import { ChatOnnx } from './chat-onnx.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TokenCounter } from '../../src/tokens/token-counter.js';
+import { parseModelConfig } from '../checkpoint/model-config.js';
 import { resolveAttentionSettings } from '../engine/attention/attention-settings.js';
+import { engineContextWindow } from '../engine/onnx-engine.js';
+import { applyRopeOverride } from '../rope-scaling.js';
 
 /**
  * `onnx:<dir | owner/repo>[?attention=MODE&rope=TYPE:FACTOR&<attention option>=VALUE…]` model specs: a local
@@ -47,4 +53,24 @@ export function parseOnnxSpec(spec: string): { location: string; engineOptions: 
       ...(ropeOverride !== undefined ? { ropeOverride } : {}),
     },
   };
+}
+
+/**
+ * What a producer needs to budget prompts for an `onnx:` model that runs elsewhere (on queue workers): the
+ * checkpoint's own tokenizer and the engine's context window, read from config.json and tokenizer.json without
+ * loading weights. Null when the checkpoint is not on this machine (a directory that is not here, a hub id not in
+ * the cache): the caller falls back to approximate counting.
+ */
+export async function describeOnnxModel(spec: string): Promise<{ tokenCounter: TokenCounter; contextWindow: number } | null> {
+  const { location, engineOptions } = parseOnnxSpec(spec);
+  let directory: string;
+  try {
+    directory = await resolveCheckpointDirectory(location, { offline: true });
+  } catch {
+    return null;
+  }
+  const configPath = join(directory, 'config.json');
+  const base = parseModelConfig(JSON.parse(await readFile(configPath, 'utf8')) as unknown, configPath);
+  const config = engineOptions.ropeOverride ? applyRopeOverride(base, engineOptions.ropeOverride) : base;
+  return { tokenCounter: await loadTokenizerCounter(directory), contextWindow: engineContextWindow(config, engineOptions.attention?.mode) };
 }

@@ -34,7 +34,16 @@ interface QueueOptions {
 export async function modelFor(spec: string, options: { queue?: string; prefix?: string; contextWindow?: number }): Promise<{ model: ModelHandle; executor?: Executor; close: () => Promise<void> }> {
   if (options.queue === undefined) return { model: await resolveModel(spec, { contextWindow: options.contextWindow }), close: async () => {} };
   const queue = await TomeQueue.connect({ url: options.queue, prefix: options.prefix });
-  return { model: await queue.remoteModel(spec, options.contextWindow), executor: new RedisExecutor(queue), close: () => queue.close() };
+  // A local model whose checkpoint is also here: budget prompts with its own tokenizer and window, as the workers
+  // do, so segments (and so results) are the same as in-process. Otherwise approximate counting.
+  const local = spec.startsWith('onnx:') ? await describeLocalModel(spec.slice('onnx:'.length)) : null;
+  const model = await queue.remoteModel(spec, options.contextWindow ?? local?.contextWindow, local?.tokenCounter);
+  return { model, executor: new RedisExecutor(queue), close: () => queue.close() };
+}
+
+async function describeLocalModel(rest: string) {
+  const { describeOnnxModel } = await import('../../inference/langchain/onnx-provider.js');
+  return describeOnnxModel(rest);
 }
 
 async function withQueue<T>(options: QueueOptions, work: (queue: TomeQueue) => Promise<T>): Promise<T> {

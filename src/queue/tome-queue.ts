@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { TomeDocument } from '../documents.js';
 import { QueueError } from '../errors.js';
 import { modelHandleFrom, type ModelHandle } from '../models/model-handle.js';
+import type { TokenCounter } from '../tokens/token-counter.js';
 import { probeConnection, resolveConnection, type QueueConnectionOptions, type ResolvedConnection } from './connection.js';
 import { firstWave } from './first-wave.js';
 import { checkDocumentJob, checkModelCallJob, type DocumentJob } from './payload.js';
@@ -68,11 +69,11 @@ export class TomeQueue {
    * A model handle whose calls run on the workers serving `spec`. Local engines (`onnx:` specs) can also score text
    * there (XL3M); chat APIs cannot, so their remote handles have no scorer.
    */
-  async remoteModel(spec: string, contextWindow = 8192): Promise<ModelHandle> {
+  async remoteModel(spec: string, contextWindow = 8192, tokenCounter?: TokenCounter): Promise<ModelHandle> {
     const name = modelCallQueue(spec);
     const events = await this.eventsFor(name);
     const scorer = spec.startsWith('onnx:') ? new RemoteScorer(spec, this.queueFor(name), events) : undefined;
-    return modelHandleFrom(new RemoteChatModel(spec, this.queueFor(name), events), { name: spec, contextWindow, ...(scorer ? { scorer } : {}) });
+    return modelHandleFrom(new RemoteChatModel(spec, this.queueFor(name), events), { name: spec, contextWindow, ...(tokenCounter ? { tokenCounter } : {}), ...(scorer ? { scorer } : {}) });
   }
 
   /**
