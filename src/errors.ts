@@ -106,11 +106,12 @@ export class PromptOverflowError extends TomeError {
     readonly promptTokens: number,
     readonly reservedOutputTokens: number,
     readonly contextWindow: number,
+    fix = 'lower --chunk-tokens or --summary-tokens, or use a model with a larger --context-window',
   ) {
     super(
       'PROMPT_OVERFLOW',
       `${step}: prompt of ${promptTokens} tokens + ${reservedOutputTokens} reserved for the answer exceeds the ${contextWindow}-token context window`,
-      { fix: 'lower --chunk-tokens or --summary-tokens, or use a model with a larger --context-window' },
+      { fix },
     );
   }
 }

@@ -32,6 +32,9 @@ export interface StopControl {
 
 const DEFAULT_MAX_TOKENS = 256;
 
+/** What lets this engine take a longer input. */
+const LONGER_INPUT_FIX = 'shorten the input, read past the trained window with --attention streaming|blocks|knn or a RoPE extension (--rope yarn:4), or raise the context window (--context-window)';
+
 /**
  * How far a configured model reads: the RoPE-extended length, or 100× the trained one past the window. `config`
  * is after any RoPE override; `attentionMode` is the engine's (absent: full).
@@ -121,7 +124,7 @@ export class OnnxEngine implements LocalEngine {
     const sample = createSampler(request); // validates temperature, topK, topP, seed
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidOptionError('maxTokens', maxTokens, 'a whole number ≥ 1');
     const promptIds = this.promptIds(request);
-    if (promptIds.length >= this.info.contextWindow) throw new PromptOverflowError('generate', promptIds.length, 1, this.info.contextWindow);
+    if (promptIds.length >= this.info.contextWindow) throw new PromptOverflowError('generate', promptIds.length, 1, this.info.contextWindow, LONGER_INPUT_FIX);
 
     const prefillStart = performance.now();
     let logits = await this.prefillReusingPrefix(promptIds, control);
@@ -181,7 +184,7 @@ export class OnnxEngine implements LocalEngine {
     }
     const tokenIds = this.tokenizer.encode(continuation);
     const sequence = [...contextIds, ...tokenIds];
-    if (sequence.length > this.info.contextWindow) throw new PromptOverflowError('score', sequence.length, 0, this.info.contextWindow);
+    if (sequence.length > this.info.contextWindow) throw new PromptOverflowError('score', sequence.length, 0, this.info.contextWindow, LONGER_INPUT_FIX);
     if (tokenIds.length === 0) return { tokenIds, logProbs: [], entropies: [], contextTokens: contextIds.length };
     // Row i (position contextLength-1+i) predicts continuation token i.
     const positions = tokenIds.map((_, index) => contextIds.length - 1 + index);

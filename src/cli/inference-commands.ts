@@ -28,6 +28,7 @@ interface GenerateCommandOptions {
   attention: string;
   attentionOpts?: string;
   rope?: string;
+  contextWindow?: number;
   json?: boolean;
 }
 
@@ -89,6 +90,7 @@ async function generate(options: GenerateCommandOptions): Promise<void> {
     ...quantization(options.quantize),
     ...(options.attention !== 'full' || options.attentionOpts ? { attention: { mode: options.attention, options: parseAttentionOptions(options.attentionOpts) } } : {}),
     ...(options.rope ? { ropeOverride: options.rope } : {}),
+    ...(options.contextWindow ? { contextWindow: options.contextWindow } : {}),
   });
   const controller = new AbortController();
   const onInterrupt = () => controller.abort();
@@ -225,6 +227,7 @@ export function addInferenceCommands(program: Command, parsers: Parsers): void {
     .addOption(new Option('--quantize <kind>', 'quantize weights at load: int4 (~2× faster decode) or int8').choices(['int4', 'int8']))
     .addOption(new Option('--attention <mode>', 'attention past the trained window: full | streaming | blocks | knn').choices(['full', 'streaming', 'blocks', 'knn']).default('full'))
     .option('--attention-opts <k=v,...>', 'override attention defaults: sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch, efConstruction, maxDistance')
+    .option('--context-window <tokens>', 'longest prompt + output accepted (default: the checkpoint\'s, its RoPE extension\'s, or 100× the trained length past the window)', parsers.wholeNumber(1))
     .option('--rope <type:factor>', 'RoPE scaling instead of the checkpoint\'s: linear|ntk|dynamic|yarn|llama3:FACTOR[,key=value], or default')
     .option('--json', 'print {text, tokens, promptTokens, prefillMs, decodeMs, finishReason}')
     .action(generate);

@@ -128,6 +128,7 @@ describe('tome generate past the trained window: --attention and --rope', { time
     for (const [extra, pattern] of [
       [['--attention', 'blocks', '--attention-opts', 'window=500'], /maxDistance/],
       [['--rope', 'yarn:0.5'], /factor ≥ 1/],
+      [['--attention', 'blocks', '--context-window', '50'], /exceeds the 50-token context window[\s\S]*--attention/],
     ] as const) {
       const { code, stderr } = generateLong(...extra);
       expect(code, extra.join(' ')).toBe(2);
