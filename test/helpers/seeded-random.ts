@@ -1,16 +1,7 @@
 /** Seeded randomness for property tests: every generated text is reproducible from its seed. */
 
-/** mulberry32: a tiny seeded PRNG, so every generated text is reproducible from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same mulberry32 generator the evaluation tasks use.
+export { seededRandom } from '../../eval/random.js';
 
 export function randomInt(random: () => number, min: number, max: number): number {
   return min + Math.floor(random() * (max - min + 1));
