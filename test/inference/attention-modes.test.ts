@@ -175,6 +175,7 @@ describe('attention settings', () => {
     expect(() => resolveAttentionSettings('blocks', 256, { topk: 3 })).toThrow(/one of sinks/);
     expect(() => resolveAttentionSettings('blocks', 256, { window: 250 })).toThrow(/maxDistance 256/);
     expect(() => resolveAttentionSettings('blocks', 256, { sinks: -1 })).toThrow(InvalidOptionError);
+    expect(() => resolveAttentionSettings('blocks', 256, { window: 8, blockSize: 16 })).toThrow(/at least blockSize/);
     expect(parseAttentionOptions('sinks=4, window=32')).toEqual({ sinks: '4', window: '32' });
     expect(() => parseAttentionOptions('sinks')).toThrow(InvalidOptionError);
   });

@@ -109,6 +109,8 @@ export function resolveAttentionSettings(mode: string, trainedLength: number, ov
   const offload = overrides['offload'] ?? (attentionMode === 'streaming' ? 'drop' : 'keep');
   if (offload !== 'keep' && offload !== 'disk' && offload !== 'drop') throw new InvalidOptionError('attention option offload', offload, 'keep, disk or drop');
   if (offload === 'drop' && (attentionMode === 'blocks' || attentionMode === 'knn')) throw new InvalidOptionError('attention option offload', offload, `keep or disk for ${attentionMode} (retrieved tokens must be readable)`);
+  // A block is scored by the blockSize queries after it; they must all exist when it leaves the window.
+  if (attentionMode === 'blocks' && window < blockSize) throw new InvalidOptionError('attention option window', window, `at least blockSize (${blockSize}) in blocks mode`);
   if (representatives > blockSize) throw new InvalidOptionError('attention option representatives', representatives, `at most blockSize (${blockSize})`);
   const settings: AttentionSettings = { mode: attentionMode, sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch: Math.max(efSearch, topK), efConstruction, maxDistance, offload };
   if (attentionMode !== 'full' && positions === 'compressed') {
