@@ -97,6 +97,23 @@ function summaryRow(group: readonly CellRecord[]): { summary?: SummaryRow } {
   };
 }
 
+/** Cost, output and time tables, per `unit` (question or summary). */
+function costSections(rows: readonly GridRow[], unit: string, timeNote = ''): string[] {
+  return [
+    `## Cost: prompt tokens sent to the model per ${unit} (model calls)`,
+    '',
+    table(rows, (row) => `${compact(row.inputTokens)} (${callCount(row.modelCalls)})`),
+    '',
+    `## Output tokens per ${unit}`,
+    '',
+    table(rows, (row) => compact(row.outputTokens)),
+    '',
+    `## Wall time per ${unit}${timeNote}`,
+    '',
+    table(rows, (row) => duration(row.wallMs)),
+  ];
+}
+
 function table(rows: readonly GridRow[], value: (row: GridRow) => string): string {
   const methods = [...new Set(rows.map((row) => row.method))];
   const lengths = [...new Set(rows.map((row) => row.length))].sort((a, b) => a - b);
@@ -155,17 +172,7 @@ export function renderMarkdownReport(cells: readonly CellRecord[], context: Repo
       '',
       table(rows, quality((summary) => `${summary.summaryTokens.toFixed(0)} / ${summary.budget.toFixed(0)} = ${percent(summary.lengthRatio)} (${percent(summary.withinBudget)} within)`)),
       '',
-      '## Cost: prompt tokens sent to the model per summary (model calls)',
-      '',
-      table(rows, (row) => `${compact(row.inputTokens)} (${callCount(row.modelCalls)})`),
-      '',
-      '## Output tokens per summary',
-      '',
-      table(rows, (row) => compact(row.outputTokens)),
-      '',
-      '## Wall time per summary (judging not included)',
-      '',
-      table(rows, (row) => duration(row.wallMs)),
+      ...costSections(rows, 'summary', ' (judging not included)'),
     );
     if (rows.some((row) => (row.summary?.judgeCalls ?? 0) > 0)) {
       lines.push('', '## Judge: prompt tokens per summary (judge calls)', '', table(rows, quality((summary) => `${compact(summary.judgeInputTokens)} (${callCount(summary.judgeCalls)})`)));
@@ -179,17 +186,7 @@ export function renderMarkdownReport(cells: readonly CellRecord[], context: Repo
       '',
       table(rows, (row) => `${percent(row.accuracy)}${failedNote(row)}`),
       '',
-      '## Cost: prompt tokens sent to the model per question (model calls)',
-      '',
-      table(rows, (row) => `${compact(row.inputTokens)} (${callCount(row.modelCalls)})`),
-      '',
-      '## Output tokens per question',
-      '',
-      table(rows, (row) => compact(row.outputTokens)),
-      '',
-      '## Wall time per question',
-      '',
-      table(rows, (row) => duration(row.wallMs)),
+      ...costSections(rows, 'question'),
     );
     const depths = depthTable(cells);
     if (depths) lines.push('', '## Accuracy by needle depth (all lengths)', '', depths);

@@ -84,10 +84,13 @@ export async function benchmarkAttentionMode(directory: string, options: Attenti
       prefillMs += stretchMs;
       prefilled += context - from;
       previous = { from, to: context, ms: stretchMs };
+      const decode = async () => {
+        for (let step = 0; step < decodeTokens; step++) await model.forward([nextToken()], { logitPositions: [model.memory.length] });
+      };
       // The first stretch of decoding also warms the JIT and ORT's kernels: run it once unmeasured.
-      if (rows.length === 0) for (let step = 0; step < decodeTokens; step++) await model.forward([nextToken()], { logitPositions: [model.memory.length] });
+      if (rows.length === 0) await decode();
       const decodeStarted = performance.now();
-      for (let step = 0; step < decodeTokens; step++) await model.forward([nextToken()], { logitPositions: [model.memory.length] });
+      await decode();
       const decodeMs = (performance.now() - decodeStarted) / decodeTokens;
       const policy = model.attentionPolicy instanceof WindowedAttentionPolicy ? model.attentionPolicy : null;
       const samples = Array.from({ length: 16 }, (_, index) => Math.floor(context / 2 + ((index + 0.5) * context) / 32));

@@ -1,7 +1,5 @@
 import type { RopeParameters } from './rope-scaling.js';
 
-export { computeRope, type RopeParameters } from './rope-scaling.js';
-
 /**
  * Rotary position embeddings, computed in TypeScript so that the engine (not the graph) decides the position of
  * every query and every key it shows to attention. Keys are cached un-rotated; rotation is applied inside the

@@ -126,8 +126,9 @@ export class LlamaModel {
     let logitRowsDone = 0;
     try {
       this.useRopeFor(start + tokenIds.length);
-      for (let chunkStart = 0; chunkStart < tokenIds.length; chunkStart = this.nextChunkStart(start, chunkStart, tokenIds.length)) {
-        const chunk = tokenIds.slice(chunkStart, this.nextChunkStart(start, chunkStart, tokenIds.length));
+      for (let chunkStart = 0, chunkEnd = 0; chunkStart < tokenIds.length; chunkStart = chunkEnd) {
+        chunkEnd = this.nextChunkStart(start, chunkStart, tokenIds.length);
+        const chunk = tokenIds.slice(chunkStart, chunkEnd);
         const chunkPosition = start + chunkStart;
         const hidden = await this.runLayers(chunk, outputs.shouldStop); // [T, H]
         // Rows of this chunk whose logits were asked for.

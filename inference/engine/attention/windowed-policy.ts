@@ -24,6 +24,9 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
   readonly stepSize: number;
   private readonly layers: LayerState[];
   private readonly kvWidth: number;
+  private maskBuffer = new Float32Array(0);
+  private maskView = new Float32Array(0);
+  private maskKey = '';
 
   constructor(
     readonly settings: AttentionSettings,
@@ -74,13 +77,17 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
       state.queries.truncate(length);
       state.cell = -1;
       // Evicted blocks were scored with queries up to blockSize past their end; keep them only if those survive.
-      if (state.evictedUpTo + this.settings.blockSize > length && state.evictedUpTo > this.settings.sinks) this.layers[layer] = this.freshLayer(state.queries);
+      if (this.mustRebuild(state, length)) this.layers[layer] = this.freshLayer(state.queries);
     }
   }
 
   truncationLength(length: number): number {
-    const mustRebuild = (state: LayerState) => state.retriever !== null && state.evictedUpTo > this.settings.sinks && state.evictedUpTo + this.settings.blockSize > length;
-    return this.layers.some((state) => state.queries.base > 0 && mustRebuild(state)) ? 0 : length;
+    return this.layers.some((state) => state.queries.base > 0 && state.retriever !== null && this.mustRebuild(state, length)) ? 0 : length;
+  }
+
+  /** Evicted blocks were scored with queries up to blockSize past their end: a cut before those loses them. */
+  private mustRebuild(state: LayerState, length: number): boolean {
+    return state.evictedUpTo > this.settings.sinks && state.evictedUpTo + this.settings.blockSize > length;
   }
 
   /** Keys are about to be shown under new frequencies (dynamic NTK, LongRoPE's switch): rebuild cells. */
@@ -186,11 +193,16 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
     state.assembledEnd = windowStart;
   }
 
-  /** [T, S]: sinks and memory visible to every query; window keys causally. */
+  /**
+   * [T, S]: sinks and memory visible to every query; window keys causally. Every layer of a step shows the same
+   * layout (same window start, same number of retrieved tokens), so the mask is built once per step and shared.
+   */
   private mask(state: LayerState, step: AttentionStep, windowStart: number, keyCount: number): Float32Array {
+    const key = `${step.queryStart}/${step.queryCount}/${windowStart}/${state.prefixRows}/${keyCount}`;
+    if (key === this.maskKey) return this.maskView;
     const size = step.queryCount * keyCount;
-    if (state.mask.length < size) state.mask = new Float32Array(Math.max(size, state.mask.length * 2));
-    const mask = state.mask.subarray(0, size);
+    if (this.maskBuffer.length < size) this.maskBuffer = new Float32Array(Math.max(size, this.maskBuffer.length * 2));
+    const mask = this.maskBuffer.subarray(0, size);
     for (let query = 0; query < step.queryCount; query++) {
       const row = query * keyCount;
       // Window keys up to and including the query's own position.
@@ -198,6 +210,8 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
       mask.fill(0, row, row + visible);
       mask.fill(-Infinity, row + visible, row + keyCount);
     }
+    this.maskKey = key;
+    this.maskView = mask;
     return mask;
   }
 }
@@ -262,7 +276,6 @@ class LayerState {
   assembledEnd = 0;
   keys = new Float32Array(0);
   values = new Float32Array(0);
-  mask = new Float32Array(0);
 
   constructor(
     /** Group-summed un-rotated queries of every token so far. */
