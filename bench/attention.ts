@@ -8,6 +8,8 @@ import type { AttentionBenchRow } from 'tome/inference';
  * memory and retrieval recall as the context grows, on the tiny fixture (4k → 1M tokens) and on smollm2-135m
  * (1k → 4k; its prefill runs ~200 tok/s here, so 1M would take hours). Targets: streaming / blocks / knn decode
  * latency grows ≤ 1.3× from 4k to 1M; recall ≥ 0.95; blocks prefill of 1M tokens ≥ 0.7× plain 4k prefill.
+ * Each decode figure is the median of timed rounds (5 on tiny, 3 on smollm2), each round spanning a retrieval cell,
+ * so one round slowed by the machine cannot decide a ratio.
  */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -28,8 +30,8 @@ export async function benchAttention() {
   // at 1k and 4k with a small layout (window 512, cells of 128) that puts retrieval to work at those sizes.
   const layout = 'sinks=16,window=512,blockSize=64,stepSize=128';
   const smollm2 = [
-    ...run(['--preset', 'smollm2-135m', '--modes', 'full,streaming,blocks', '--contexts', '1k,4k', '--attention-opts', `${layout},topK=4`, '--decode-tokens', '16']),
-    ...run(['--preset', 'smollm2-135m', '--modes', 'knn', '--contexts', '1k,4k', '--attention-opts', `${layout},topK=256`, '--decode-tokens', '16']),
+    ...run(['--preset', 'smollm2-135m', '--modes', 'full,streaming,blocks', '--contexts', '1k,4k', '--attention-opts', `${layout},topK=4`, '--decode-tokens', '16', '--decode-rounds', '3']),
+    ...run(['--preset', 'smollm2-135m', '--modes', 'knn', '--contexts', '1k,4k', '--attention-opts', `${layout},topK=256`, '--decode-tokens', '16', '--decode-rounds', '3']),
   ];
   const at = (rows: AttentionRow[], mode: string, context: number) => rows.find((row) => row.mode === mode && row.contextTokens === context);
   const growth = Object.fromEntries(

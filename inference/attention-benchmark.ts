@@ -5,8 +5,10 @@ import { LlamaModel } from './engine/llama-model.js';
 /**
  * Per-token decode latency, resident memory and retrieval recall of one attention mode as the context grows
  * (`tome bench attention`). One mode per process, so resident memory is that mode's alone. The context is filled
- * with seeded pseudo-random tokens (cost does not depend on which tokens), then `decodeTokens` single-token steps
- * are timed at each size — at least one retrieval cell, so the once-per-cell work is counted in the average.
+ * with seeded pseudo-random tokens (cost does not depend on which tokens), then `decodeRounds` rounds of
+ * `decodeTokens` single-token steps are timed at each size. A round spans at least one retrieval cell, so the
+ * once-per-cell work (eviction into the index, retrieval) is counted in its average; the reported figure is the
+ * median round, so one round slowed by the machine (GC, a neighbour's burst) cannot decide a growth ratio.
  */
 export interface AttentionBenchOptions {
   mode: string;
@@ -14,6 +16,8 @@ export interface AttentionBenchOptions {
   contexts: readonly number[];
   attentionOptions?: Record<string, string | number>;
   decodeTokens?: number;
+  /** Timed rounds of decodeTokens steps per context; the median round is reported (default 5). */
+  decodeRounds?: number;
   threads?: number;
   /** Stop growing `full` attention when the next prefill is projected to take longer than this. */
   budgetSeconds?: number;
@@ -26,7 +30,10 @@ export interface AttentionBenchRow {
   /** Where tokens behind the window live: keep (RAM), disk, drop; null for full attention. */
   offload: string | null;
   contextTokens: number;
+  /** Median over the rounds. */
   decodeMsPerToken: number | null;
+  /** Fastest and slowest round, ms/token. */
+  decodeRangeMsPerToken: [number, number] | null;
   rssMb: number;
   /** Share of the exact top-k found by the index (blocks, knn); null for modes without retrieval. */
   recall: number | null;
@@ -40,6 +47,9 @@ export interface AttentionBenchRow {
 
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 
+/** Of ascending values. */
+const median = (sorted: readonly number[]) => (sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2);
+
 export async function benchmarkAttentionMode(directory: string, options: AttentionBenchOptions): Promise<AttentionBenchRow[]> {
   const checkpoint = await loadCheckpoint(directory);
   const model = await LlamaModel.load(checkpoint.config, checkpoint.weights, {
@@ -51,6 +61,7 @@ export async function benchmarkAttentionMode(directory: string, options: Attenti
   const vocab = checkpoint.config.vocabSize;
   const cell = model.attentionSettings?.stepSize ?? 1;
   const decodeTokens = Math.max(options.decodeTokens ?? 64, model.attentionSettings ? cell : 0);
+  const decodeRounds = options.decodeRounds ?? 5;
   const budget = options.budgetSeconds ?? 240;
   let state = 12345;
   const nextToken = () => {
@@ -69,7 +80,7 @@ export async function benchmarkAttentionMode(directory: string, options: Attenti
         // Full attention costs grow with the square of the length once attention dominates: project the next stretch.
         const projected = ((previous.ms / 1000) * (context ** 2 - from ** 2)) / Math.max(previous.to ** 2 - previous.from ** 2, 1);
         if (projected > budget) {
-          const row: AttentionBenchRow = { mode: options.mode, offload: model.attentionSettings?.offload ?? null, contextTokens: context, decodeMsPerToken: null, rssMb: Math.round(process.memoryUsage().rss / 2 ** 20), recall: null, prefillTokPerS: null, cumulativePrefillTokPerS: null, infeasibleProjectedSeconds: Math.round(projected) };
+          const row: AttentionBenchRow = { mode: options.mode, offload: model.attentionSettings?.offload ?? null, contextTokens: context, decodeMsPerToken: null, decodeRangeMsPerToken: null, rssMb: Math.round(process.memoryUsage().rss / 2 ** 20), recall: null, prefillTokPerS: null, cumulativePrefillTokPerS: null, infeasibleProjectedSeconds: Math.round(projected) };
           rows.push(row);
           options.onRow?.(row);
           break;
@@ -89,9 +100,14 @@ export async function benchmarkAttentionMode(directory: string, options: Attenti
       };
       // The first stretch of decoding also warms the JIT and ORT's kernels: run it once unmeasured.
       if (rows.length === 0) await decode();
-      const decodeStarted = performance.now();
-      await decode();
-      const decodeMs = (performance.now() - decodeStarted) / decodeTokens;
+      const roundMs: number[] = [];
+      for (let round = 0; round < decodeRounds; round++) {
+        const decodeStarted = performance.now();
+        await decode();
+        roundMs.push((performance.now() - decodeStarted) / decodeTokens);
+      }
+      roundMs.sort((a, b) => a - b);
+      const decodeMs = median(roundMs);
       const policy = model.attentionPolicy instanceof WindowedAttentionPolicy ? model.attentionPolicy : null;
       const samples = Array.from({ length: 16 }, (_, index) => Math.floor(context / 2 + ((index + 0.5) * context) / 32));
       const recall = policy && options.mode !== 'streaming' ? policy.retrievalRecall(samples) : null;
@@ -100,6 +116,7 @@ export async function benchmarkAttentionMode(directory: string, options: Attenti
         offload: model.attentionSettings?.offload ?? null,
         contextTokens: context,
         decodeMsPerToken: round(decodeMs),
+        decodeRangeMsPerToken: [round(roundMs[0]!), round(roundMs.at(-1)!)],
         rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
         recall: recall === null ? null : round(recall),
         prefillTokPerS: Math.round((context - from) / (stretchMs / 1000)),

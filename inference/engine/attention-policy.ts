@@ -38,6 +38,8 @@ export interface AttentionPolicy {
   truncationLength?(length: number): number;
   /** Rotated keys were re-derived under new RoPE frequencies. */
   positionsChanged?(): void;
+  /** Release threads and files the policy holds (the model is disposed). */
+  close?(): void;
 }
 
 /** The model shape a policy needs. */

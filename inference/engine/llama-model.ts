@@ -273,6 +273,7 @@ export class LlamaModel {
 
   async dispose(): Promise<void> {
     this.memory.close();
+    this.attentionPolicy.close?.();
     await Promise.all([this.firstPreAttention, ...this.attentionBlocks, this.finalNorm, this.lmHead, this.distributions].map((session) => session.dispose()));
   }
 }

@@ -39,6 +39,7 @@ interface AttentionBenchCommandOptions {
   contexts: string;
   attentionOpts?: string;
   decodeTokens: number;
+  decodeRounds: number;
   threads: number;
   budget: number;
   inProcess?: boolean;
@@ -178,14 +179,14 @@ async function benchAttention(options: AttentionBenchCommandOptions): Promise<vo
   const directory = await benchCheckpoint(options.model, options.preset);
   if (options.inProcess) {
     for (const mode of modes) {
-      await inference.benchmarkAttentionMode(directory, { mode, contexts, attentionOptions, decodeTokens: options.decodeTokens, threads: options.threads, budgetSeconds: options.budget, onRow: (row) => process.stdout.write(`${JSON.stringify(row)}\n`) });
+      await inference.benchmarkAttentionMode(directory, { mode, contexts, attentionOptions, decodeTokens: options.decodeTokens, decodeRounds: options.decodeRounds, threads: options.threads, budgetSeconds: options.budget, onRow: (row) => process.stdout.write(`${JSON.stringify(row)}\n`) });
     }
     return;
   }
   const { spawn } = await import('node:child_process');
   const rows: Array<Record<string, unknown>> = [];
   for (const mode of modes) {
-    const args = [...process.execArgv, process.argv[1]!, 'bench', 'attention', '--in-process', '--model', `onnx:${directory}`, '--modes', mode, '--contexts', options.contexts, '--decode-tokens', String(options.decodeTokens), '--threads', String(options.threads), '--budget', String(options.budget)];
+    const args = [...process.execArgv, process.argv[1]!, 'bench', 'attention', '--in-process', '--model', `onnx:${directory}`, '--modes', mode, '--contexts', options.contexts, '--decode-tokens', String(options.decodeTokens), '--decode-rounds', String(options.decodeRounds), '--threads', String(options.threads), '--budget', String(options.budget)];
     if (options.attentionOpts) args.push('--attention-opts', options.attentionOpts);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let buffered = '';
@@ -200,7 +201,7 @@ async function benchAttention(options: AttentionBenchCommandOptions): Promise<vo
         const row = JSON.parse(line) as Record<string, unknown>;
         rows.push(row);
         if (options.json) process.stdout.write(`${line}\n`);
-        else process.stdout.write(`${String(row['mode']).padEnd(9)} ${String(row['contextTokens']).padStart(9)} tokens  ${row['infeasibleProjectedSeconds'] !== undefined ? `not run: prefill projected at ${String(row['infeasibleProjectedSeconds'])} s` : `decode ${String(row['decodeMsPerToken'])} ms/token  rss ${String(row['rssMb'])} MB  recall ${String(row['recall'] ?? '-')}  prefill ${String(row['prefillTokPerS'])} tok/s`}\n`);
+        else process.stdout.write(`${String(row['mode']).padEnd(9)} ${String(row['contextTokens']).padStart(9)} tokens  ${row['infeasibleProjectedSeconds'] !== undefined ? `not run: prefill projected at ${String(row['infeasibleProjectedSeconds'])} s` : `decode ${String(row['decodeMsPerToken'])} ms/token (rounds ${(row['decodeRangeMsPerToken'] as number[]).join('–')})  rss ${String(row['rssMb'])} MB  recall ${String(row['recall'] ?? '-')}  prefill ${String(row['prefillTokPerS'])} tok/s`}\n`);
       }
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -226,7 +227,7 @@ export function addInferenceCommands(program: Command, parsers: Parsers): void {
     .option('--threads <n>', 'ONNX Runtime threads (default 2)', parsers.wholeNumber(1), 2)
     .addOption(new Option('--quantize <kind>', 'quantize weights at load: int4 (~2× faster decode) or int8').choices(['int4', 'int8']))
     .addOption(new Option('--attention <mode>', 'attention past the trained window: full | streaming | blocks | knn').choices(['full', 'streaming', 'blocks', 'knn']).default('full'))
-    .option('--attention-opts <k=v,...>', 'override attention defaults: sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch, efConstruction, maxDistance')
+    .option('--attention-opts <k=v,...>', 'override attention defaults: sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch, efConstruction, indexing, maxDistance, offload')
     .option('--context-window <tokens>', 'longest prompt + output accepted (default: the checkpoint\'s, its RoPE extension\'s, or 100× the trained length past the window)', parsers.wholeNumber(1))
     .option('--rope <type:factor>', 'RoPE scaling instead of the checkpoint\'s: linear|ntk|dynamic|yarn|llama3:FACTOR[,key=value], or default')
     .option('--json', 'print {text, tokens, promptTokens, prefillMs, decodeMs, finishReason}')
@@ -241,7 +242,8 @@ export function addInferenceCommands(program: Command, parsers: Parsers): void {
     .option('--modes <list>', 'attention modes', 'full,streaming,blocks,knn')
     .option('--contexts <list>', 'context sizes (k = 1,000, m = 1,000,000)', '4k,32k,128k,1m')
     .option('--attention-opts <k=v,...>', 'override attention defaults for every mode')
-    .option('--decode-tokens <n>', 'decode steps timed per context (at least one retrieval cell)', parsers.wholeNumber(1), 64)
+    .option('--decode-tokens <n>', 'decode steps per timed round (at least one retrieval cell)', parsers.wholeNumber(1), 64)
+    .option('--decode-rounds <n>', 'timed rounds per context; the median round is reported', parsers.wholeNumber(1), 5)
     .option('--threads <n>', 'ONNX Runtime threads', parsers.wholeNumber(1), 2)
     .option('--budget <seconds>', 'skip a full-attention context whose prefill is projected to take longer', parsers.wholeNumber(1), 240)
     .addOption(new Option('--in-process', 'run the modes in this process (used by the per-mode child processes)').hideHelp())

@@ -149,6 +149,23 @@ describe('attention modes against full attention', () => {
     expect(maxAbsDifference(tail, fresh.subarray(148 * config.vocabSize))).toBeLessThanOrEqual(TOLERANCE);
   });
 
+  it('knn: the background index thread gives exactly the inline index\'s logits, also after a cut that keeps tokens handed over early', async () => {
+    const options = { ...small, topK: 12 };
+    const inlineModel = await load({ attention: { mode: 'knn', options: { ...options, indexing: 'inline' } } });
+    const backgroundModel = await load({ attention: { mode: 'knn', options } });
+    expect(backgroundModel.attentionSettings?.indexing).toBe('background');
+    const inline = await logits(inlineModel, 'tokens');
+    // Same insertions in the same order build the same graph: not merely close, identical.
+    expect(maxAbsDifference(await logits(backgroundModel, 'tokens'), inline)).toBe(0);
+    // Tokens are handed to the index a cell before they leave the window. A cut that keeps them (no rebuild)
+    // restarts the cell, whose retrieval must not return them while they are still in its window.
+    const fresh = await logits(await load({ attention: { mode: 'knn', options } }), 'one-shot');
+    backgroundModel.memory.truncate(145);
+    expect(backgroundModel.memory.length).toBe(145);
+    const { logits: resumed } = await backgroundModel.forward(prompt.slice(145), { logitPositions: everyPosition.slice(145) });
+    expect(maxAbsDifference(resumed, fresh.subarray(145 * config.vocabSize))).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   it('HNSW retrieval finds the exact top-k (recall ≥ 0.95)', async () => {
     const model = await load({ attention: { mode: 'knn', options: { ...small, topK: 8 } } });
     await model.forward(prompt);
@@ -178,6 +195,15 @@ describe('attention settings', () => {
     expect(() => resolveAttentionSettings('blocks', 256, { window: 8, blockSize: 16 })).toThrow(/at least blockSize/);
     expect(parseAttentionOptions('sinks=4, window=32')).toEqual({ sinks: '4', window: '32' });
     expect(() => parseAttentionOptions('sinks')).toThrow(InvalidOptionError);
+  });
+
+  it('index kNN in a background thread by default, inline where there is nothing to build', () => {
+    expect(resolveAttentionSettings('knn', 2048).indexing).toBe('background');
+    expect(resolveAttentionSettings('knn', 2048, { search: 'exact' }).indexing).toBe('inline');
+    expect(resolveAttentionSettings('blocks', 2048).indexing).toBe('inline');
+    expect(resolveAttentionSettings('blocks', 2048, { search: 'hnsw', indexing: 'background' }).indexing).toBe('background');
+    expect(() => resolveAttentionSettings('knn', 2048, { search: 'exact', indexing: 'background' })).toThrow(/inline with search=exact/);
+    expect(() => resolveAttentionSettings('knn', 2048, { indexing: 'later' })).toThrow(/background or inline/);
   });
 });
 

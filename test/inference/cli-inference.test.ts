@@ -138,13 +138,17 @@ describe('tome generate past the trained window: --attention and --rope', { time
   });
 
   it('tome bench attention --json prints one row per mode and context', () => {
-    const { code, stdout, stderr } = tome('bench', 'attention', '--model', `onnx:${short}`, '--modes', 'full,blocks,knn', '--contexts', '300,600', '--decode-tokens', '8', '--json');
+    const { code, stdout, stderr } = tome('bench', 'attention', '--model', `onnx:${short}`, '--modes', 'full,blocks,knn', '--contexts', '300,600', '--decode-tokens', '8', '--decode-rounds', '3', '--json');
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const rows = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(rows.map((row) => `${String(row['mode'])}@${String(row['contextTokens'])}`)).toEqual(['full@300', 'full@600', 'blocks@300', 'blocks@600', 'knn@300', 'knn@600']);
     for (const row of rows) {
       expect(row['decodeMsPerToken']).toBeGreaterThan(0);
+      // The median of three rounds lies within their range.
+      const [fastest, slowest] = row['decodeRangeMsPerToken'] as [number, number];
+      expect(fastest).toBeLessThanOrEqual(row['decodeMsPerToken'] as number);
+      expect(slowest).toBeGreaterThanOrEqual(row['decodeMsPerToken'] as number);
       expect(row['rssMb']).toBeGreaterThan(0);
       if (row['mode'] === 'full') expect(row['recall']).toBeNull();
       else expect(row['recall']).toBeGreaterThanOrEqual(0.9);

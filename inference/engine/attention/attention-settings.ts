@@ -15,6 +15,7 @@ import { InvalidOptionError } from '../../../src/errors.js';
  * | topK (blocks)    | what fits in L: (L − sinks − window − blockSize − stepSize) / blockSize, at most 32 | 8 | 18 | 32 |
  * | topK (knn)       | L/4 tokens                                      | 64      | 512      | 2048     |
  * | efSearch         | 4 × topK (HNSW breadth; knn)                    |         |          |          |
+ * | indexing         | background for knn (HNSW in a worker thread), else inline |  |          |          |
  * | maxDistance      | L                                               |         |          |          |
  */
 export const ATTENTION_MODES = ['full', 'streaming', 'blocks', 'knn'] as const;
@@ -49,6 +50,12 @@ export interface AttentionSettings {
   efSearch: number;
   /** HNSW build breadth. */
   efConstruction: number;
+  /**
+   * `background`: HNSW indexes live in a worker thread that inserts keys while the model computes, and kNN hands
+   * tokens over a cell ahead of their retrieval so the insertion is done by then (knn's default). `inline`: in the
+   * calling thread. Results are identical either way.
+   */
+  indexing: 'background' | 'inline';
   /** The largest query–key distance the compressed layout may produce (default L, the trained length). */
   maxDistance: number;
   /**
@@ -72,6 +79,7 @@ export function parseAttentionOptions(text: string | undefined): Record<string, 
 }
 
 const NUMERIC_KEYS = ['sinks', 'window', 'blockSize', 'stepSize', 'topK', 'representatives', 'efSearch', 'efConstruction', 'maxDistance'] as const;
+const TEXT_KEYS: readonly string[] = ['positions', 'search', 'offload', 'indexing'];
 
 /** The settings for `mode` on a checkpoint trained on `trainedLength` tokens, with `overrides` applied and checked. */
 export function resolveAttentionSettings(mode: string, trainedLength: number, overrides: Record<string, string | number> = {}): AttentionSettings {
@@ -86,8 +94,8 @@ export function resolveAttentionSettings(mode: string, trainedLength: number, ov
     return value;
   };
   for (const key of Object.keys(overrides)) {
-    if (!(NUMERIC_KEYS as readonly string[]).includes(key) && !['positions', 'search', 'offload'].includes(key)) {
-      throw new InvalidOptionError('attention option', key, `one of ${[...NUMERIC_KEYS, 'positions', 'search', 'offload'].join(', ')}`);
+    if (!(NUMERIC_KEYS as readonly string[]).includes(key) && !TEXT_KEYS.includes(key)) {
+      throw new InvalidOptionError('attention option', key, `one of ${[...NUMERIC_KEYS, ...TEXT_KEYS].join(', ')}`);
     }
   }
   const sinks = read('sinks', clamp(length / 64, 4, 128), 0);
@@ -106,13 +114,16 @@ export function resolveAttentionSettings(mode: string, trainedLength: number, ov
   // Blocks are few (context / blockSize) and searched once per cell: a scan is exact and cheap. Tokens are many.
   const search = overrides['search'] ?? (attentionMode === 'knn' ? 'hnsw' : 'exact');
   if (search !== 'hnsw' && search !== 'exact') throw new InvalidOptionError('attention option search', search, 'hnsw or exact');
+  const indexing = overrides['indexing'] ?? (attentionMode === 'knn' && search === 'hnsw' ? 'background' : 'inline');
+  if (indexing !== 'background' && indexing !== 'inline') throw new InvalidOptionError('attention option indexing', indexing, 'background or inline');
+  if (indexing === 'background' && search !== 'hnsw') throw new InvalidOptionError('attention option indexing', indexing, 'inline with search=exact (a scan has nothing to build in the background)');
   const offload = overrides['offload'] ?? (attentionMode === 'streaming' ? 'drop' : 'keep');
   if (offload !== 'keep' && offload !== 'disk' && offload !== 'drop') throw new InvalidOptionError('attention option offload', offload, 'keep, disk or drop');
   if (offload === 'drop' && (attentionMode === 'blocks' || attentionMode === 'knn')) throw new InvalidOptionError('attention option offload', offload, `keep or disk for ${attentionMode} (retrieved tokens must be readable)`);
   // A block is scored by the blockSize queries after it; they must all exist when it leaves the window.
   if (attentionMode === 'blocks' && window < blockSize) throw new InvalidOptionError('attention option window', window, `at least blockSize (${blockSize}) in blocks mode`);
   if (representatives > blockSize) throw new InvalidOptionError('attention option representatives', representatives, `at most blockSize (${blockSize})`);
-  const settings: AttentionSettings = { mode: attentionMode, sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch: Math.max(efSearch, topK), efConstruction, maxDistance, offload };
+  const settings: AttentionSettings = { mode: attentionMode, sinks, window, blockSize, stepSize, topK, representatives, positions, search, efSearch: Math.max(efSearch, topK), efConstruction, indexing, maxDistance, offload };
   if (attentionMode !== 'full' && positions === 'compressed') {
     // The farthest a query can be from a key it sees: the sinks before the window, the window (which starts on a
     // block boundary, so up to blockSize longer) and the cell the query sits in.

@@ -1,5 +1,12 @@
 import { createRetrievalIndex, type RetrievalIndex } from './retrieval-index.js';
 import type { AttentionSettings } from './attention-settings.js';
+import type { HnswThread } from './hnsw-thread.js';
+
+/** The index a retriever keeps: in the background thread when one is given (settings.indexing), else inline. */
+function retrievalIndex(settings: AttentionSettings, width: number, thread: HnswThread | null): RetrievalIndex {
+  const options = { kind: settings.search, efSearch: settings.efSearch, efConstruction: settings.efConstruction };
+  return thread && settings.search === 'hnsw' ? thread.createIndex(width, options) : createRetrievalIndex(width, options);
+}
 
 /**
  * What happens to tokens once they leave the local window, per layer: they are handed over a block at a time
@@ -13,12 +20,18 @@ export interface MemoryRetriever {
    * `queryRow(t)` is token t's group-summed query, for t < queriesAvailable.
    */
   evict(start: number, count: number, keys: Float32Array, queryRow: (token: number) => Float32Array, queriesAvailable: number): void;
-  /** Token indices to attend for `query`, ascending. */
-  retrieve(query: Float32Array): number[];
+  /** Token indices before `below` to attend for `query`, ascending. */
+  retrieve(query: Float32Array, below: number): number[];
   /** Share of the exact top-k that the index found, for `query`. */
   recall(query: Float32Array): number;
   /** Tokens held. */
   readonly tokens: number;
+  /**
+   * Whether tokens may be handed over before they leave the window (a cell ahead, so a background index has them
+   * inserted by the time they are asked for): true when evicting needs no queries after the tokens.
+   */
+  readonly takesTokensEarly: boolean;
+  close(): void;
 }
 
 /**
@@ -27,6 +40,7 @@ export interface MemoryRetriever {
  * query retrieves the topK blocks whose representative key it scores highest, and attends to all their tokens.
  */
 export class BlockMemory implements MemoryRetriever {
+  readonly takesTokensEarly = false;
   private readonly index: RetrievalIndex;
   private readonly blockStarts: number[] = [];
   private readonly representative: Float32Array;
@@ -34,8 +48,9 @@ export class BlockMemory implements MemoryRetriever {
   constructor(
     private readonly settings: AttentionSettings,
     private readonly width: number,
+    thread: HnswThread | null = null,
   ) {
-    this.index = createRetrievalIndex(width, { kind: settings.search, efSearch: settings.efSearch, efConstruction: settings.efConstruction });
+    this.index = retrievalIndex(settings, width, thread);
     this.representative = new Float32Array(width);
   }
 
@@ -71,9 +86,11 @@ export class BlockMemory implements MemoryRetriever {
     this.blockStarts.push(start);
   }
 
-  retrieve(query: Float32Array): number[] {
+  retrieve(query: Float32Array, below: number): number[] {
     const tokens: number[] = [];
-    for (const block of this.index.search(query, this.settings.topK)) {
+    const first = this.blockStarts[0] ?? 0;
+    const blocksBelow = Math.max(0, Math.floor((below - first) / this.settings.blockSize));
+    for (const block of this.index.search(query, this.settings.topK, blocksBelow)) {
       const start = this.blockStarts[block]!;
       for (let offset = 0; offset < this.settings.blockSize; offset++) tokens.push(start + offset);
     }
@@ -83,6 +100,10 @@ export class BlockMemory implements MemoryRetriever {
   recall(query: Float32Array): number {
     return this.index.recall(query, this.settings.topK);
   }
+
+  close(): void {
+    this.index.close?.();
+  }
 }
 
 /**
@@ -90,14 +111,16 @@ export class BlockMemory implements MemoryRetriever {
  * topK tokens whose keys it scores highest.
  */
 export class TokenMemory implements MemoryRetriever {
+  readonly takesTokensEarly = true;
   private readonly index: RetrievalIndex;
   private firstToken = -1;
 
   constructor(
     private readonly settings: AttentionSettings,
-    private readonly width: number,
+    width: number,
+    thread: HnswThread | null = null,
   ) {
-    this.index = createRetrievalIndex(width, { kind: settings.search, efSearch: settings.efSearch, efConstruction: settings.efConstruction });
+    this.index = retrievalIndex(settings, width, thread);
   }
 
   get tokens(): number {
@@ -106,14 +129,18 @@ export class TokenMemory implements MemoryRetriever {
 
   evict(start: number, count: number, keys: Float32Array): void {
     if (this.firstToken < 0) this.firstToken = start;
-    for (let offset = 0; offset < count; offset++) this.index.add(keys.subarray(offset * this.width, (offset + 1) * this.width));
+    this.index.addRows(keys, count);
   }
 
-  retrieve(query: Float32Array): number[] {
-    return this.index.search(query, this.settings.topK).map((label) => this.firstToken + label);
+  retrieve(query: Float32Array, below: number): number[] {
+    return this.index.search(query, this.settings.topK, Math.max(0, below - this.firstToken)).map((label) => this.firstToken + label);
   }
 
   recall(query: Float32Array): number {
     return this.index.recall(query, this.settings.topK);
+  }
+
+  close(): void {
+    this.index.close?.();
   }
 }

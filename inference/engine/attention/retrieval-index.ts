@@ -9,13 +9,20 @@ import hnswlib from 'hnswlib-node';
 export interface RetrievalIndex {
   readonly size: number;
   add(vector: Float32Array): void;
-  /** Labels of the `k` vectors with the largest inner product with `query`, ascending. All of them when k ≥ size. */
-  search(query: Float32Array, k: number): number[];
+  /** Append `count` vectors stored one after another in `rows`. */
+  addRows(rows: Float32Array, count: number): void;
+  /**
+   * Labels of the `k` vectors with the largest inner product with `query`, ascending, among labels < `below` (all
+   * labels by default). All of those when k covers them.
+   */
+  search(query: Float32Array, k: number, below?: number): number[];
   /**
    * Share of the exact top-k that `search` finds, counting ties as found: an answer scoring at least the exact
    * k-th best score is as good as the one it replaced.
    */
   recall(query: Float32Array, k: number): number;
+  /** Release what the index holds outside the JS heap (a background thread's copy). */
+  close?(): void;
 }
 
 export interface RetrievalIndexOptions {
@@ -61,14 +68,15 @@ class VectorStore {
     return total;
   }
 
-  topK(query: Float32Array, k: number): number[] {
-    const count = Math.min(k, this.size);
-    if (count >= this.size) return Array.from({ length: this.size }, (_, label) => label);
+  topK(query: Float32Array, k: number, below = this.size): number[] {
+    const candidates = Math.min(below, this.size);
+    const count = Math.min(k, candidates);
+    if (count >= candidates) return Array.from({ length: candidates }, (_, label) => label);
     // A small heap would do; k is small against size, so keep the best `count` in a sorted array.
     const bestScores = new Float64Array(count).fill(-Infinity);
     const bestLabels = new Int32Array(count).fill(-1);
     const d = this.dimensions;
-    for (let label = 0; label < this.size; label++) {
+    for (let label = 0; label < candidates; label++) {
       let score = 0;
       const base = label * d;
       for (let i = 0; i < d; i++) score += query[i]! * this.data[base + i]!;
@@ -101,8 +109,12 @@ class ExactIndex implements RetrievalIndex {
     this.store.push(vector);
   }
 
-  search(query: Float32Array, k: number): number[] {
-    return this.store.topK(query, k);
+  addRows(rows: Float32Array, count: number): void {
+    for (let row = 0; row < count; row++) this.store.push(rows.subarray(row * this.store.dimensions, (row + 1) * this.store.dimensions));
+  }
+
+  search(query: Float32Array, k: number, below?: number): number[] {
+    return this.store.topK(query, k, below);
   }
 
   recall(): number {
@@ -120,7 +132,7 @@ class ExactIndex implements RetrievalIndex {
  * q → [q, 0], whose nearest neighbours are exactly the largest inner products. Φ must bound every norm; when a
  * larger vector arrives, Φ doubles past it and the index is rebuilt (rare: geometric growth).
  */
-class HnswIndex implements RetrievalIndex {
+export class HnswIndex implements RetrievalIndex {
   private index: hnswlib.HierarchicalNSW;
   private readonly store: VectorStore;
   private capacity = 1024;
@@ -163,6 +175,10 @@ class HnswIndex implements RetrievalIndex {
     this.sharing.push([label]);
   }
 
+  addRows(rows: Float32Array, count: number): void {
+    for (let row = 0; row < count; row++) this.add(rows.subarray(row * this.dimensions, (row + 1) * this.dimensions));
+  }
+
   private emptyIndex(): hnswlib.HierarchicalNSW {
     const index = new hnswlib.HierarchicalNSW('l2', this.dimensions + 1);
     index.initIndex(this.capacity, 16, this.options.efConstruction, 100);
@@ -184,17 +200,20 @@ class HnswIndex implements RetrievalIndex {
     this.sharing.forEach((labels, distinctIndex) => this.index.addPoint(this.lifted(this.store.data.subarray(labels[0]! * this.dimensions, (labels[0]! + 1) * this.dimensions)), distinctIndex));
   }
 
-  search(query: Float32Array, k: number): number[] {
-    if (k >= this.store.size) return Array.from({ length: this.store.size }, (_, label) => label);
+  search(query: Float32Array, k: number, below = this.store.size): number[] {
+    const candidates = Math.min(below, this.store.size);
+    if (k >= candidates) return Array.from({ length: candidates }, (_, label) => label);
+    // A distinct vector is a candidate when its first holder is (the graph still routes through the others).
+    const filter = candidates < this.store.size ? (distinctIndex: number) => this.sharing[distinctIndex]![0]! < candidates : undefined;
     const wanted = Math.min(k, this.sharing.length);
     this.index.setEf(Math.max(this.options.efSearch, wanted));
-    const { neighbors, distances } = this.index.searchKnn([...query.subarray(0, this.dimensions), 0], wanted);
+    const { neighbors, distances } = this.index.searchKnn([...query.subarray(0, this.dimensions), 0], wanted, filter);
     // Best first (smallest lifted distance = largest dot), each distinct vector expanded to its labels, until k labels.
     const order = neighbors.map((neighbor, index) => ({ neighbor, distance: distances[index]! })).sort((a, b) => a.distance - b.distance || a.neighbor - b.neighbor);
     const labels: number[] = [];
     for (const { neighbor } of order) {
       for (const label of this.sharing[neighbor]!) {
-        if (labels.length === k) break;
+        if (labels.length === k || label >= candidates) break;
         labels.push(label);
       }
       if (labels.length === k) break;

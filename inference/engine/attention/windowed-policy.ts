@@ -2,6 +2,7 @@ import { rotateRows, rotateRowsAtOnePosition, type RotaryTable } from '../../rop
 import type { AttentionPolicy, AttentionSelection, AttentionStep, PolicyDimensions } from '../attention-policy.js';
 import type { LayerKvMemory } from '../kv-memory.js';
 import type { AttentionSettings } from './attention-settings.js';
+import { HnswThread } from './hnsw-thread.js';
 import { BlockMemory, TokenMemory, type MemoryRetriever } from './memory-retrievers.js';
 
 /**
@@ -27,6 +28,8 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
   private maskBuffer = new Float32Array(0);
   private maskView = new Float32Array(0);
   private maskKey = '';
+  /** Every layer's HNSW index, when indexing runs in the background. */
+  private readonly indexThread: HnswThread | null;
 
   constructor(
     readonly settings: AttentionSettings,
@@ -35,6 +38,7 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
     this.name = settings.mode;
     this.stepSize = settings.stepSize;
     this.kvWidth = dims.numKvHeads * dims.headDim;
+    this.indexThread = settings.indexing === 'background' && settings.mode !== 'streaming' ? new HnswThread() : null;
     this.layers = Array.from({ length: dims.numLayers }, () => this.freshLayer());
   }
 
@@ -47,6 +51,9 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
     const windowStart = this.windowStart(cellStart);
     this.evictUpTo(state, windowStart, memory);
     if (state.cell !== cellStart) this.startCell(state, cellStart, windowStart, memory, rotary);
+    // Hand over what leaves the window at the next cell now, after this cell's retrieval: a background index
+    // inserts it while this cell computes (its keys exist: that window starts at least a step before queryEnd).
+    if (state.retriever?.takesTokensEarly) this.evictUpTo(state, Math.min(this.windowStart(cellStart + this.stepSize), queryEnd), memory);
     this.offload(state, windowStart, memory);
     // The window part: rows [w, queryEnd) at their true positions, appended since the last step of this cell.
     if (state.assembledEnd > queryStart) {
@@ -77,8 +84,17 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
       state.queries.truncate(length);
       state.cell = -1;
       // Evicted blocks were scored with queries up to blockSize past their end; keep them only if those survive.
-      if (this.mustRebuild(state, length)) this.layers[layer] = this.freshLayer(state.queries);
+      if (this.mustRebuild(state, length)) {
+        state.retriever?.close();
+        this.layers[layer] = this.freshLayer(state.queries);
+      }
     }
+  }
+
+  /** Stop the background index thread (the model is being disposed). */
+  close(): void {
+    for (const state of this.layers) state.retriever?.close();
+    this.indexThread?.close();
   }
 
   truncationLength(length: number): number {
@@ -117,7 +133,7 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
 
   private freshLayer(queries = new GrowingRows(this.dims.numKvHeads * this.dims.headDim)): LayerState {
     const width = this.dims.numKvHeads * this.dims.headDim;
-    const retriever = this.settings.mode === 'blocks' ? new BlockMemory(this.settings, width) : this.settings.mode === 'knn' ? new TokenMemory(this.settings, width) : null;
+    const retriever = this.settings.mode === 'blocks' ? new BlockMemory(this.settings, width, this.indexThread) : this.settings.mode === 'knn' ? new TokenMemory(this.settings, width, this.indexThread) : null;
     return new LayerState(queries, retriever, this.settings.sinks);
   }
 
@@ -148,7 +164,8 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
   private offload(state: LayerState, windowStart: number, memory: LayerKvMemory): void {
     const how = this.settings.offload;
     if (how === 'keep') return;
-    const upTo = state.retriever ? state.evictedUpTo : windowStart;
+    // Tokens handed to the retriever early are still in this cell's window.
+    const upTo = state.retriever ? Math.min(state.evictedUpTo, windowStart) : windowStart;
     const batch = Math.max(this.settings.stepSize, 4 * this.settings.blockSize);
     const from = Math.max(memory.residentFrom, this.settings.sinks);
     if (upTo - from < batch) return;
@@ -161,7 +178,7 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
     const width = this.kvWidth;
     const { numKvHeads, headDim } = this.dims;
     const sinkCount = windowStart === 0 ? 0 : Math.min(this.settings.sinks, windowStart);
-    const retrieved = windowStart > 0 && state.retriever && state.retriever.tokens > 0 ? state.retriever.retrieve(state.queries.row(cellStart)) : [];
+    const retrieved = windowStart > 0 && state.retriever && state.retriever.tokens > 0 ? state.retriever.retrieve(state.queries.row(cellStart), windowStart) : [];
     const prefixRows = sinkCount + retrieved.length;
     state.assembledCount = 0;
     state.reserve(prefixRows, width);
