@@ -15,10 +15,11 @@ export interface SessionOptions {
   /** 'auto' (default) uses CUDA when this onnxruntime-node build bundles it, else CPU. */
   executionProvider?: ExecutionProviderName | 'auto';
   /**
-   * Let idle pool threads spin waiting for work (ORT's default). Off by default here: a model is dozens of
-   * sessions run one after another, and threads spinning in the sessions just used starve the one running now on a
-   * small machine (measured on smollm2-135m, 2 cores: decode 0.6 → 21 tok/s). Benchmarks of a single session
-   * turn it on.
+   * Let pool threads spin between the operators of a run instead of sleeping (default on). Spinning always stops
+   * when a run returns (ORT's session.force_spinning_stop): a model is dozens of sessions run one after another, and
+   * threads left spinning in the sessions just used would starve the one running now on a small machine (measured
+   * on smollm2-135m, 2 cores: decode 0.6 tok/s with ORT's default spinning, ~31 tok/s with none, ~38 tok/s
+   * spinning within runs only).
    */
   allowSpinning?: boolean;
 }
@@ -58,7 +59,7 @@ export class GraphSession {
         // The arena keeps activation buffers between calls of the same shapes (decode steps).
         enableCpuMemArena: true,
         enableMemPattern: true,
-        extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
+        extra: { session: { intra_op: { allow_spinning: options.allowSpinning === false ? '0' : '1' }, force_spinning_stop: '1' } },
       });
       return new GraphSession(session, name);
     } catch (cause) {
