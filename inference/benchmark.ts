@@ -77,7 +77,7 @@ function matmulGraph(rows: number, inner: number, columns: number): GraphSpec {
 }
 
 async function matmulMs(rows: number, inner: number, columns: number, threads: number, repeats: number): Promise<number> {
-  const session = await GraphSession.create('roof matmul', encodeModel(matmulGraph(rows, inner, columns)), { threads, executionProvider: 'cpu', allowSpinning: true });
+  const session = await GraphSession.create('roof matmul', encodeModel(matmulGraph(rows, inner, columns)), { threads, executionProvider: 'cpu', spinning: 'always' });
   const input = { x: { data: new Float32Array(rows * inner).fill(0.01), dims: [1, rows, inner] } };
   try {
     await session.run(input, ['y']);

@@ -15,13 +15,13 @@ export interface SessionOptions {
   /** 'auto' (default) uses CUDA when this onnxruntime-node build bundles it, else CPU. */
   executionProvider?: ExecutionProviderName | 'auto';
   /**
-   * Let pool threads spin between the operators of a run instead of sleeping (default on). Spinning always stops
-   * when a run returns (ORT's session.force_spinning_stop): a model is dozens of sessions run one after another, and
-   * threads left spinning in the sessions just used would starve the one running now on a small machine (measured
-   * on smollm2-135m, 2 cores: decode 0.6 tok/s with ORT's default spinning, ~31 tok/s with none, ~38 tok/s
-   * spinning within runs only).
+   * How ORT's pool threads wait for work. `within-run` (default): they spin between the operators of a run and
+   * stop when it returns (ORT's session.force_spinning_stop). A model is dozens of sessions run one after another,
+   * and threads left spinning in the sessions just used would starve the one running now on a small machine
+   * (measured on smollm2-135m, 2 cores: decode 0.6 tok/s with `always`, ~31 tok/s with `never`, ~38 tok/s
+   * `within-run`). `always` is ORT's own default: the roof benchmarks, which run one session alone, use it.
    */
-  allowSpinning?: boolean;
+  spinning?: 'within-run' | 'always' | 'never';
 }
 
 /** A float32 tensor as the engine sees it: data (often a subarray view of a larger buffer) and its shape. */
@@ -38,6 +38,12 @@ export function availableExecutionProvider(requested: SessionOptions['executionP
   }
   if (requested === 'auto') return cudaBundled ? 'cuda' : 'cpu';
   return requested;
+}
+
+function spinningConfig(spinning: NonNullable<SessionOptions['spinning']>): Record<string, unknown> {
+  if (spinning === 'never') return { intra_op: { allow_spinning: '0' } };
+  if (spinning === 'always') return { intra_op: { allow_spinning: '1' } };
+  return { intra_op: { allow_spinning: '1' }, force_spinning_stop: '1' };
 }
 
 /** One compiled graph. `run` blocks the calling thread for its duration: the engine lives in a worker thread. */
@@ -59,7 +65,7 @@ export class GraphSession {
         // The arena keeps activation buffers between calls of the same shapes (decode steps).
         enableCpuMemArena: true,
         enableMemPattern: true,
-        extra: { session: { intra_op: { allow_spinning: options.allowSpinning === false ? '0' : '1' }, force_spinning_stop: '1' } },
+        extra: { session: spinningConfig(options.spinning ?? 'within-run') },
       });
       return new GraphSession(session, name);
     } catch (cause) {
