@@ -9,6 +9,9 @@ import { SIGNAL, type FromIndexThread, type IndexThreadData, type ToIndexThread 
  * that fails is reported with the next answer, since nobody waits for an insertion.
  */
 const { signal: signalBuffer, replies } = workerData as IndexThreadData;
+const signal = new Int32Array(signalBuffer);
+const indexes = new Map<number, HnswIndex>();
+let failure: string | null = null;
 
 /**
  * Run at the lowest priority: insert keys with the CPU the model leaves idle. At normal priority, on a machine whose
@@ -21,9 +24,6 @@ try {
 } catch {
   // No /proc (not Linux) or not permitted: normal priority.
 }
-const signal = new Int32Array(signalBuffer);
-const indexes = new Map<number, HnswIndex>();
-let failure: string | null = null;
 
 function answer(reply: FromIndexThread): void {
   replies.postMessage(reply);

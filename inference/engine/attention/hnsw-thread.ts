@@ -104,10 +104,6 @@ class BackgroundHnswIndex implements RetrievalIndex {
     private readonly dimensions: number,
   ) {}
 
-  add(vector: Float32Array): void {
-    this.addRows(vector, 1);
-  }
-
   addRows(rows: Float32Array, count: number): void {
     const copy = rows.slice(0, count * this.dimensions);
     this.thread.send({ op: 'add', index: this.index, rows: copy, count }, [copy.buffer]);

@@ -2,10 +2,10 @@ import { createRetrievalIndex, type RetrievalIndex } from './retrieval-index.js'
 import type { AttentionSettings } from './attention-settings.js';
 import type { HnswThread } from './hnsw-thread.js';
 
-/** The index a retriever keeps: in the background thread when one is given (settings.indexing), else inline. */
+/** The index a retriever keeps: in the background thread when the policy runs one (indexing=background), else inline. */
 function retrievalIndex(settings: AttentionSettings, width: number, thread: HnswThread | null): RetrievalIndex {
   const options = { kind: settings.search, efSearch: settings.efSearch, efConstruction: settings.efConstruction };
-  return thread && settings.search === 'hnsw' ? thread.createIndex(width, options) : createRetrievalIndex(width, options);
+  return thread ? thread.createIndex(width, options) : createRetrievalIndex(width, options);
 }
 
 /**
@@ -82,7 +82,7 @@ export class BlockMemory implements MemoryRetriever {
       const keyBase = offset * width;
       for (let i = 0; i < width; i++) this.representative[i]! += keys[keyBase + i]! / chosen.length;
     }
-    this.index.add(this.representative);
+    this.index.addRows(this.representative, 1);
     this.blockStarts.push(start);
   }
 

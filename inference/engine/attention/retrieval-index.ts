@@ -8,8 +8,7 @@ import hnswlib from 'hnswlib-node';
  */
 export interface RetrievalIndex {
   readonly size: number;
-  add(vector: Float32Array): void;
-  /** Append `count` vectors stored one after another in `rows`. */
+  /** Append `count` vectors stored one after another in `rows` (labels size, size + 1, …). */
   addRows(rows: Float32Array, count: number): void;
   /**
    * Labels of the `k` vectors with the largest inner product with `query`, ascending, among labels < `below` (all
@@ -105,10 +104,6 @@ class ExactIndex implements RetrievalIndex {
     return this.store.size;
   }
 
-  add(vector: Float32Array): void {
-    this.store.push(vector);
-  }
-
   addRows(rows: Float32Array, count: number): void {
     for (let row = 0; row < count; row++) this.store.push(rows.subarray(row * this.store.dimensions, (row + 1) * this.store.dimensions));
   }
@@ -154,7 +149,7 @@ export class HnswIndex implements RetrievalIndex {
     return this.store.size;
   }
 
-  add(vector: Float32Array): void {
+  private add(vector: Float32Array): void {
     const row = vector.subarray(0, this.dimensions);
     const key = Buffer.from(row.buffer, row.byteOffset, row.byteLength).toString('latin1');
     const label = this.store.size;
