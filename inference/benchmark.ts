@@ -20,7 +20,12 @@ export interface InferenceBenchmarkOptions {
   prefillTokens?: number;
   /** Tokens decoded after a short prompt (default 64). */
   decodeTokens?: number;
-  /** Timed repetitions; the best is reported (noise on shared machines only ever slows a run down). */
+  /**
+   * Timed rounds (default 7). A round measures prefill, decode and then both roofs, one right after the other, and
+   * takes its own ratios; every figure reported is the median over rounds. On these virtual machines the speed of
+   * the same memory changes within seconds (a weight-sized stream was seen going from ~48 to ~80 GB/s mid-run, the
+   * model's decode from ~70 to ~90 tok/s), so a model measured in one spell and a roof in another would not compare.
+   */
   repeats?: number;
   /** Quantize weights at load (int4 / int8 MatMulNBits); the roofs stay the fp32 ones, for comparison. */
   quantization?: WeightQuantization;
@@ -43,6 +48,17 @@ export interface InferenceBenchmarkResult {
   prefillShareOfRoof: number;
   decodeShareOfRoof: number;
   loadSeconds: number;
+  /** Each round's own figures (the reported ones are their medians). */
+  rounds: InferenceBenchmarkRound[];
+}
+
+export interface InferenceBenchmarkRound {
+  prefillTokPerS: number;
+  decodeTokPerS: number;
+  matmulGflops: number;
+  bandwidthGBps: number;
+  prefillShareOfRoof: number;
+  decodeShareOfRoof: number;
 }
 
 /** Parameters in every layer and the final norm (what each prompt token multiplies through). */
@@ -54,19 +70,24 @@ export function nonEmbeddingParameters(config: LlamaConfig): number {
   return config.numLayers * perLayer + hidden;
 }
 
-async function bestOf<T>(repeats: number, work: () => Promise<T>): Promise<number> {
-  let best = Infinity;
-  for (let repeat = 0; repeat < repeats; repeat++) {
-    const started = performance.now();
-    await work();
-    best = Math.min(best, performance.now() - started);
-  }
-  return best;
+/** Time `work` once. */
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
 }
 
 function matmulGraph(rows: number, inner: number, columns: number): GraphSpec {
+  // Every page distinct, like real weights: a repetitive fill lets a hypervisor merge identical pages (KSM), after
+  // which the weight-sized stream read partly from cache (measured here: ~48 GB/s climbing to ~80 within seconds).
   const weight = new Float32Array(inner * columns);
-  for (let index = 0; index < weight.length; index++) weight[index] = ((index * 2654435761) % 1000) / 1000 - 0.5;
+  let state = 0x9e3779b9;
+  for (let index = 0; index < weight.length; index++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    weight[index] = (state >>> 0) / 2 ** 32 - 0.5;
+  }
   return {
     name: 'roof_matmul',
     inputs: [{ name: 'x', dims: [1, rows, inner] }],
@@ -76,14 +97,31 @@ function matmulGraph(rows: number, inner: number, columns: number): GraphSpec {
   };
 }
 
-async function matmulMs(rows: number, inner: number, columns: number, threads: number, repeats: number): Promise<number> {
-  const session = await GraphSession.create('roof matmul', encodeModel(matmulGraph(rows, inner, columns)), { threads, executionProvider: 'cpu', spinning: 'always' });
-  const input = { x: { data: new Float32Array(rows * inner).fill(0.01), dims: [1, rows, inner] } };
-  try {
-    await session.run(input, ['y']);
-    return await bestOf(repeats, () => session.run(input, ['y']));
-  } finally {
-    await session.dispose();
+/**
+ * One roof MatMul [rows, inner] × [inner, columns], timed as the best of a few back-to-back runs. It spins like the model's
+ * sessions (within a run only), so while the model is measured its threads sleep.
+ */
+class RoofMatmul {
+  private constructor(
+    private readonly session: GraphSession,
+    private readonly input: { x: { data: Float32Array; dims: number[] } },
+  ) {}
+
+  static async create(rows: number, inner: number, columns: number, threads: number): Promise<RoofMatmul> {
+    const session = await GraphSession.create('roof matmul', encodeModel(matmulGraph(rows, inner, columns)), { threads, executionProvider: 'cpu' });
+    const roof = new RoofMatmul(session, { x: { data: new Float32Array(rows * inner).fill(0.01), dims: [1, rows, inner] } });
+    await roof.bestMs(1);
+    return roof;
+  }
+
+  async bestMs(runs: number): Promise<number> {
+    let best = Infinity;
+    for (let run = 0; run < runs; run++) best = Math.min(best, await timed(() => this.session.run(this.input, ['y'])));
+    return best;
+  }
+
+  dispose(): Promise<void> {
+    return this.session.dispose();
   }
 }
 
@@ -93,7 +131,7 @@ export async function benchmarkInference(directory: string, options: InferenceBe
   const chunk = options.prefillChunkSize ?? 512;
   const prefillTokens = options.prefillTokens ?? 2 * chunk;
   const decodeTokens = options.decodeTokens ?? 64;
-  const repeats = options.repeats ?? 3;
+  const repeats = options.repeats ?? 7;
 
   const loadStarted = performance.now();
   const checkpoint = await loadCheckpoint(directory);
@@ -104,15 +142,21 @@ export async function benchmarkInference(directory: string, options: InferenceBe
   const vocabulary = checkpoint.tokenizer.vocabularySize;
   const prompt = Array.from({ length: prefillTokens }, (_, index) => (index * 7919) % vocabulary);
 
+  const hidden = config.hiddenSize;
+  const parameters = nonEmbeddingParameters(config);
+  const weightBytesPerDecodedToken = 4 * (parameters + config.vocabSize * hidden);
+  // Prefill roof: the model's largest projection at the chunk size. Decode roof: a decode-shaped MatMul over a
+  // matrix as large as the weights one token reads (bandwidth-bound).
+  const largestOutput = Math.max(config.intermediateSize, (config.numHeads + 2 * config.numKvHeads) * config.headDim / 3, hidden);
+  const computeRoof = await RoofMatmul.create(chunk, hidden, largestOutput, threads);
+  const streamRoof = await RoofMatmul.create(1, hidden, Math.round(weightBytesPerDecodedToken / 4 / hidden), threads);
+
   try {
     // Prefill: the whole prompt in chunks, logits for the last position only (as generation does).
     const prefill = async () => {
       model.memory.truncate(0);
       await model.forward(prompt, { logitPositions: [prompt.length - 1] });
     };
-    await prefill();
-    const prefillMs = await bestOf(repeats, prefill);
-
     // Decode: greedy, one token per step after a 64-token prompt.
     const decode = async () => {
       model.memory.truncate(0);
@@ -124,24 +168,25 @@ export async function benchmarkInference(directory: string, options: InferenceBe
       }
       return performance.now() - started;
     };
+    await prefill();
     await decode();
-    let decodeMs = Infinity;
-    for (let repeat = 0; repeat < repeats; repeat++) decodeMs = Math.min(decodeMs, await decode());
-
-    // Roofs, measured now, on the same machine state.
-    const hidden = config.hiddenSize;
-    const largestOutput = Math.max(config.intermediateSize, (config.numHeads + 2 * config.numKvHeads) * config.headDim / 3, hidden);
-    const prefillMatmulMs = await matmulMs(chunk, hidden, largestOutput, threads, Math.max(5, repeats));
-    const matmulGflops = (2 * chunk * hidden * largestOutput) / (prefillMatmulMs / 1000) / 1e9;
-    const parameters = nonEmbeddingParameters(config);
-    const weightBytesPerDecodedToken = 4 * (parameters + config.vocabSize * hidden);
-    // A decode-shaped MatMul over a matrix as large as the weights one token reads: bandwidth-bound.
-    const columns = Math.round(weightBytesPerDecodedToken / 4 / hidden);
-    const streamMs = await matmulMs(1, hidden, columns, threads, Math.max(5, repeats));
-    const bandwidthGBps = weightBytesPerDecodedToken / (streamMs / 1000) / 1e9;
-
-    const prefillTokPerS = prefillTokens / (prefillMs / 1000);
-    const decodeTokPerS = decodeTokens / (decodeMs / 1000);
+    const rounds: InferenceBenchmarkRound[] = [];
+    for (let round = 0; round < repeats; round++) {
+      const prefillTokPerS = prefillTokens / ((await timed(prefill)) / 1000);
+      const decodeTokPerS = decodeTokens / ((await decode()) / 1000);
+      const matmulGflops = (2 * chunk * hidden * largestOutput) / ((await computeRoof.bestMs(3)) / 1000) / 1e9;
+      const bandwidthGBps = weightBytesPerDecodedToken / ((await streamRoof.bestMs(3)) / 1000) / 1e9;
+      rounds.push({
+        prefillTokPerS,
+        decodeTokPerS,
+        matmulGflops,
+        bandwidthGBps,
+        prefillShareOfRoof: prefillTokPerS / ((matmulGflops * 1e9) / (2 * parameters)),
+        decodeShareOfRoof: decodeTokPerS / ((bandwidthGBps * 1e9) / weightBytesPerDecodedToken),
+      });
+    }
+    const medianOf = (figure: keyof InferenceBenchmarkRound) => median(rounds.map((entry) => entry[figure]));
+    const [matmulGflops, bandwidthGBps] = [medianOf('matmulGflops'), medianOf('bandwidthGBps')];
     const prefillRoofTokPerS = (matmulGflops * 1e9) / (2 * parameters);
     const decodeRoofTokPerS = (bandwidthGBps * 1e9) / weightBytesPerDecodedToken;
     return {
@@ -153,17 +198,31 @@ export async function benchmarkInference(directory: string, options: InferenceBe
       weightBytesPerDecodedToken,
       matmulGflops: round(matmulGflops),
       bandwidthGBps: round(bandwidthGBps),
-      prefillTokPerS: round(prefillTokPerS),
-      decodeTokPerS: round(decodeTokPerS),
+      prefillTokPerS: round(medianOf('prefillTokPerS')),
+      decodeTokPerS: round(medianOf('decodeTokPerS')),
       prefillRoofTokPerS: round(prefillRoofTokPerS),
       decodeRoofTokPerS: round(decodeRoofTokPerS),
-      prefillShareOfRoof: round(prefillTokPerS / prefillRoofTokPerS, 3),
-      decodeShareOfRoof: round(decodeTokPerS / decodeRoofTokPerS, 3),
+      prefillShareOfRoof: round(medianOf('prefillShareOfRoof'), 3),
+      decodeShareOfRoof: round(medianOf('decodeShareOfRoof'), 3),
       loadSeconds: round(loadSeconds),
+      rounds: rounds.map((entry) => ({
+        prefillTokPerS: round(entry.prefillTokPerS),
+        decodeTokPerS: round(entry.decodeTokPerS),
+        matmulGflops: round(entry.matmulGflops),
+        bandwidthGBps: round(entry.bandwidthGBps),
+        prefillShareOfRoof: round(entry.prefillShareOfRoof, 3),
+        decodeShareOfRoof: round(entry.decodeShareOfRoof, 3),
+      })),
     };
   } finally {
-    await model.dispose();
+    await Promise.all([model.dispose(), computeRoof.dispose(), streamRoof.dispose()]);
   }
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}

@@ -19,7 +19,7 @@ export interface SessionOptions {
    * stop when it returns (ORT's session.force_spinning_stop). A model is dozens of sessions run one after another,
    * and threads left spinning in the sessions just used would starve the one running now on a small machine
    * (measured on smollm2-135m, 2 cores: decode 0.6 tok/s with `always`, ~31 tok/s with `never`, ~38 tok/s
-   * `within-run`). `always` is ORT's own default: the roof benchmarks, which run one session alone, use it.
+   * `within-run`). `always` is ORT's own default, right for a process that runs one session alone.
    */
   spinning?: 'within-run' | 'always' | 'never';
 }

@@ -4,7 +4,12 @@ import type { LayerKvMemory } from './kv-memory.js';
 /**
  * What the queries of one step see: the keys (rotated to the positions they are shown at) and values chosen from a
  * layer's memory, and an additive mask [queries, keys] (0 = visible, -∞ = hidden).
- * Streaming, block retrieval and kNN attention (later) are policies; the engine's forward pass does not change.
+ * Streaming, block retrieval and kNN attention are policies; the engine's forward pass does not change.
+ *
+ * Contract: the step's own T keys are the last T rows, in order, and query r sees no key after its own, i.e.
+ * mask[r][j] = -∞ for every j > S − T + r. The attention graph relies on it to skip the keys a block of queries
+ * cannot see (see causalAttention in graph/llama-graphs.ts); the engine checks each new mask and refuses one that
+ * breaks it.
  */
 export interface AttentionSelection {
   keys: Float32Array; // [S, kvHeads·headDim], rotated

@@ -1,12 +1,12 @@
-import { AbortedError } from '../../src/errors.js';
+import { AbortedError, EngineError } from '../../src/errors.js';
 import type { LlamaConfig, WeightStore } from '../checkpoint/types.js';
 import { encodeModel, type GraphSpec } from '../graph/onnx-graph.js';
 import { quantizeGraph, type WeightQuantization } from '../graph/quantize-graph.js';
-import { makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, makeTokenDistributionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
+import { CAUSAL_BLOCKING_MIN_QUERIES, makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, makeTokenDistributionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
 import { rotateRows, RotaryTable } from '../rope.js';
 import { RopeSchedule, trainedContextLength, type RopeParameters } from '../rope-scaling.js';
 import { GraphSession, availableExecutionProvider, type SessionOptions } from '../session.js';
-import { FullAttentionPolicy, type AttentionPolicy } from './attention-policy.js';
+import { FullAttentionPolicy, type AttentionPolicy, type AttentionSelection, type AttentionStep } from './attention-policy.js';
 import { resolveAttentionSettings, type AttentionSettings } from './attention/attention-settings.js';
 import { createAttentionPolicy } from './attention/create-policy.js';
 import { KvMemory } from './kv-memory.js';
@@ -60,6 +60,8 @@ export class LlamaModel {
   readonly executionProvider: string;
   private hiddenScratch = new Float32Array(0);
   private queryScratch = new Float32Array(0);
+  /** The last mask found to keep the selection contract (policies share one mask across a step's layers). */
+  private checkedMask: { mask: Float32Array | null; queryStart: number; keyCount: number } = { mask: null, queryStart: -1, keyCount: -1 };
 
   private constructor(
     readonly config: LlamaConfig,
@@ -210,6 +212,7 @@ export class LlamaModel {
       layerMemory.appendFused(qkv, queryCount, stride, queryWidth, rotateKeys);
       const queries = this.queries(qkv, queryCount, stride, queryWidth); // [T, Qd], un-rotated
       const chosen = this.attentionPolicy.select(layer, layerMemory, step, this.rotary, queries);
+      this.checkSelection(chosen, step);
       const isLast = layer === this.config.numLayers - 1;
       const result = await this.attentionBlocks[layer]!.run(
         {
@@ -228,6 +231,31 @@ export class LlamaModel {
     }
     this.memory.commit(chunk);
     return hidden;
+  }
+
+  /**
+   * A long step's attention skips the keys after each query block's last query (causalAttention), which is exact only
+   * when the mask hides them: refuse a policy whose mask shows a query a key after its own.
+   */
+  private checkSelection(chosen: AttentionSelection, step: AttentionStep): void {
+    const { queryCount, queryStart } = step;
+    if (queryCount <= CAUSAL_BLOCKING_MIN_QUERIES) return;
+    const checked = this.checkedMask;
+    if (checked.mask === chosen.mask && checked.queryStart === queryStart && checked.keyCount === chosen.keyCount) return;
+    const keyCount = chosen.keyCount;
+    const ownStart = keyCount - queryCount;
+    for (let query = 0; query < queryCount; query++) {
+      const row = query * keyCount;
+      for (let key = ownStart + query + 1; key < keyCount; key++) {
+        if (chosen.mask[row + key] !== -Infinity) {
+          throw new EngineError(
+            `attention policy ${this.attentionPolicy.name} lets query ${queryStart + query} see key row ${key} of ${keyCount}, after its own (row ${ownStart + query})`,
+            "a policy's selection must end with the step's own keys in order and hide every key after a query's own (see AttentionSelection); fix the policy's key layout or mask",
+          );
+        }
+      }
+    }
+    this.checkedMask = { mask: chosen.mask, queryStart, keyCount };
   }
 
   /** q [T, Qd] out of qkv [T, Qd+2KVd]: a view for one token, a gather into scratch for more. */

@@ -3,8 +3,9 @@ import type { LayerWeights } from '../graph/llama-graphs.js';
 
 /**
  * Hugging Face stores Linear weights as [out, in]; MatMul wants [in, out]. These helpers read one layer at a time
- * (so peak memory stays near one layer's worth of float32 on top of the model), fuse q‖k‖v and gate‖up so each
- * becomes one MatMul, and transpose.
+ * (so peak memory stays near one layer's worth of float32 on top of the model), fuse q‖k‖v into one MatMul, and
+ * transpose. gate and up stay two MatMuls: fused, their output needed a Split copy that cost more (measured in bench)
+ * than one more kernel launch.
  */
 
 /** [rows, columns] → [columns, rows], in cache-friendly tiles. */
@@ -56,7 +57,8 @@ export function prepareLayerWeights(config: LlamaConfig, weights: WeightStore, l
     outputWeight: transpose(weights.float32(name('self_attn.o_proj.weight')), hidden, config.numHeads * config.headDim),
     outputBias: config.outputBias ? weights.float32(name('self_attn.o_proj.bias')) : null,
     postAttentionNorm: weights.float32(name('post_attention_layernorm.weight')),
-    gateUpWeight: fuseAndTranspose([weights.float32(name('mlp.gate_proj.weight')), weights.float32(name('mlp.up_proj.weight'))], hidden),
+    gateWeight: transpose(weights.float32(name('mlp.gate_proj.weight')), config.intermediateSize, hidden),
+    upWeight: transpose(weights.float32(name('mlp.up_proj.weight')), config.intermediateSize, hidden),
     downWeight: transpose(weights.float32(name('mlp.down_proj.weight')), hidden, config.intermediateSize),
   };
 }

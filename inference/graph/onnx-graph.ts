@@ -19,7 +19,7 @@ export interface GraphNode {
   name: string;
   inputs: readonly string[];
   outputs: readonly string[];
-  attributes?: Record<string, number | number[] | string | FloatAttribute>;
+  attributes?: Record<string, AttributeValue>;
   /** '' (default ONNX domain) or 'com.microsoft' for ONNX Runtime contrib ops. */
   domain?: string;
 }
@@ -30,6 +30,8 @@ export interface GraphInitializer {
   /** float32 weights, int64 constants (split sizes, shapes), or uint8 (packed quantized weights, zero points). */
   data: Float32Array | BigInt64Array | Uint8Array;
 }
+
+export type AttributeValue = number | number[] | string | FloatAttribute | SubgraphAttribute;
 
 export interface GraphSpec {
   name: string;
@@ -52,9 +54,10 @@ function floatValue(name: string, dims: readonly Dimension[]): onnxProto.onnx.IV
  * Attribute encoding: integers and integer lists are the common case in our graphs; a number with a fractional
  * part (epsilon) is a float. Use {@link floatAttribute} to force a float for whole-number floats.
  */
-function attribute(name: string, value: number | number[] | string | FloatAttribute): onnxProto.onnx.IAttributeProto {
+function attribute(name: string, value: AttributeValue): onnxProto.onnx.IAttributeProto {
   const types = onnx.AttributeProto.AttributeType;
   if (value instanceof FloatAttribute) return { name, type: types.FLOAT, f: value.value };
+  if (value instanceof SubgraphAttribute) return { name, type: types.GRAPH, g: graphProto(value.graph) };
   if (typeof value === 'string') return { name, type: types.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: types.INTS, ints: value };
   if (Number.isInteger(value)) return { name, type: types.INT, i: value };
@@ -70,14 +73,31 @@ export function floatAttribute(value: number): FloatAttribute {
   return new FloatAttribute(value);
 }
 
-/** Serialize a graph spec into ONNX model bytes ready for an InferenceSession. */
-export function encodeModel(spec: GraphSpec, opset = DEFAULT_OPSET): Uint8Array {
-  const usesContrib = spec.nodes.some((node) => node.domain === 'com.microsoft');
-  const graph: onnxProto.onnx.IGraphProto = {
+/**
+ * A graph-valued attribute (a branch of If): nodes that read values of the enclosing graph by name, and the float
+ * outputs they hand back (no inputs of its own, as ONNX requires of If branches).
+ */
+export interface Subgraph {
+  name: string;
+  nodes: readonly GraphNode[];
+  outputs: readonly { name: string; dims: readonly Dimension[] }[];
+  initializers?: readonly GraphInitializer[];
+}
+
+export class SubgraphAttribute {
+  constructor(readonly graph: Subgraph) {}
+}
+
+export function subgraphAttribute(graph: Subgraph): SubgraphAttribute {
+  return new SubgraphAttribute(graph);
+}
+
+function graphProto(spec: GraphSpec | Subgraph): onnxProto.onnx.IGraphProto {
+  return {
     name: spec.name,
-    input: spec.inputs.map((input) => floatValue(input.name, input.dims)),
+    input: 'inputs' in spec ? spec.inputs.map((input) => floatValue(input.name, input.dims)) : [],
     output: spec.outputs.map((output) => floatValue(output.name, output.dims)),
-    initializer: spec.initializers.map((initializer) => ({
+    initializer: (spec.initializers ?? []).map((initializer) => ({
       name: initializer.name,
       dims: [...initializer.dims],
       dataType: initializer.data instanceof BigInt64Array ? onnx.TensorProto.DataType.INT64 : initializer.data instanceof Uint8Array ? onnx.TensorProto.DataType.UINT8 : FLOAT,
@@ -93,6 +113,16 @@ export function encodeModel(spec: GraphSpec, opset = DEFAULT_OPSET): Uint8Array 
       attribute: Object.entries(node.attributes ?? {}).map(([name, value]) => attribute(name, value)),
     })),
   };
+}
+
+/** Every node of a graph, those inside its subgraphs included. */
+const allNodes = (graph: GraphSpec | Subgraph): GraphNode[] =>
+  graph.nodes.flatMap((node) => [node, ...Object.values(node.attributes ?? {}).flatMap((value) => (value instanceof SubgraphAttribute ? allNodes(value.graph) : []))]);
+
+/** Serialize a graph spec into ONNX model bytes ready for an InferenceSession. */
+export function encodeModel(spec: GraphSpec, opset = DEFAULT_OPSET): Uint8Array {
+  const usesContrib = allNodes(spec).some((node) => node.domain === 'com.microsoft');
+  const graph = graphProto(spec);
   const opsetImport = [{ domain: '', version: opset }, ...(usesContrib ? [{ domain: 'com.microsoft', version: 1 }] : [])];
   return onnx.ModelProto.encode({ irVersion: IR_VERSION, producerName: 'tome', opsetImport, graph }).finish();
 }

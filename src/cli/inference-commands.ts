@@ -150,11 +150,12 @@ async function benchInference(options: BenchCommandOptions): Promise<void> {
     return;
   }
   const percent = (share: number) => `${Math.round(share * 100)}%`;
+  const range = (key: 'prefillShareOfRoof' | 'decodeShareOfRoof') => result.rounds.map((entry) => percent(entry[key])).join(' ');
   process.stdout.write(
     [
-      `model ${result.model} (${(result.nonEmbeddingParameters / 1e6).toFixed(1)}M non-embedding parameters), ${result.weights} weights, ${result.threads} threads`,
-      `prefill ${result.prefillTokPerS} tok/s  = ${percent(result.prefillShareOfRoof)} of roof ${result.prefillRoofTokPerS} tok/s (MatMul ${result.matmulGflops} GFLOP/s)`,
-      `decode  ${result.decodeTokPerS} tok/s  = ${percent(result.decodeShareOfRoof)} of roof ${result.decodeRoofTokPerS} tok/s (bandwidth ${result.bandwidthGBps} GB/s)`,
+      `model ${result.model} (${(result.nonEmbeddingParameters / 1e6).toFixed(1)}M non-embedding parameters), ${result.weights} weights, ${result.threads} threads; medians of ${result.rounds.length} rounds`,
+      `prefill ${result.prefillTokPerS} tok/s  = ${percent(result.prefillShareOfRoof)} of roof ${result.prefillRoofTokPerS} tok/s (MatMul ${result.matmulGflops} GFLOP/s); rounds ${range('prefillShareOfRoof')}`,
+      `decode  ${result.decodeTokPerS} tok/s  = ${percent(result.decodeShareOfRoof)} of roof ${result.decodeRoofTokPerS} tok/s (bandwidth ${result.bandwidthGBps} GB/s); rounds ${range('decodeShareOfRoof')}`,
     ].join('\n') + '\n',
   );
 }

@@ -97,14 +97,14 @@ describe('WorkerEngine results', () => {
 });
 
 describe('WorkerEngine keeps the main thread free', () => {
-  // A long prompt prefilled in one chunk: in this thread, one attention graph run over ~2900 queries × ~2900 keys
-  // blocks the event loop for ~250 ms (ONNX Runtime's run is synchronous); in the worker it must not.
+  // A long prompt prefilled in one chunk: in this thread, one attention graph run over ~5800 queries × ~5800 keys
+  // blocks the event loop for well over 100 ms (ONNX Runtime's run is synchronous); in the worker it must not.
   let long: LocalEngine;
   let remove: () => Promise<void>;
   beforeAll(async () => {
-    const written = await writeTinyCheckpoint({ seed: 0, maxPositionEmbeddings: 3072 });
+    const written = await writeTinyCheckpoint({ seed: 0, maxPositionEmbeddings: 6144 });
     remove = written.remove;
-    long = await openLocalEngine(written.directory, { thread: 'worker', threads: 1, prefillChunkSize: 3072 });
+    long = await openLocalEngine(written.directory, { thread: 'worker', threads: 1, prefillChunkSize: 6144 });
   }, 30_000);
   afterAll(async () => {
     await long?.dispose();
@@ -112,8 +112,8 @@ describe('WorkerEngine keeps the main thread free', () => {
   });
 
   it('a 5 ms interval keeps firing during a long prefill and decode (≥ 200 ms)', async () => {
-    const prompt = 'the river runs '.repeat(410);
-    expect(await long.countTokens(prompt)).toBeGreaterThan(2500);
+    const prompt = 'the river runs '.repeat(820);
+    expect(await long.countTokens(prompt)).toBeGreaterThan(5000);
     let ticks = 0;
     let last = performance.now();
     let maxGap = 0;
