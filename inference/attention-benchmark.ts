@@ -1,6 +1,7 @@
 import { loadCheckpoint } from './checkpoint/load-checkpoint.js';
 import { WindowedAttentionPolicy } from './engine/attention/windowed-policy.js';
 import { LlamaModel } from './engine/llama-model.js';
+import { median } from './median.js';
 
 /**
  * Per-token decode latency, resident memory and retrieval recall of one attention mode as the context grows
@@ -46,9 +47,6 @@ export interface AttentionBenchRow {
 }
 
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-/** Of ascending values. */
-const median = (sorted: readonly number[]) => (sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2);
 
 export async function benchmarkAttentionMode(directory: string, options: AttentionBenchOptions): Promise<AttentionBenchRow[]> {
   const checkpoint = await loadCheckpoint(directory);

@@ -4,6 +4,7 @@ import { LlamaModel } from './engine/llama-model.js';
 import { encodeModel, type GraphSpec } from './graph/onnx-graph.js';
 import type { WeightQuantization } from './graph/quantize-graph.js';
 import { argmax } from './generation/samplers.js';
+import { median } from './median.js';
 import { GraphSession } from './session.js';
 
 /**
@@ -78,8 +79,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 }
 
 function matmulGraph(rows: number, inner: number, columns: number): GraphSpec {
-  // Every page distinct, like real weights: a repetitive fill lets a hypervisor merge identical pages (KSM), after
-  // which the weight-sized stream read partly from cache (measured here: ~48 GB/s climbing to ~80 within seconds).
+  // Pseudo-random like real weights, with no repeating pattern a host could merge pages on or a cache could exploit.
   const weight = new Float32Array(inner * columns);
   let state = 0x9e3779b9;
   for (let index = 0; index < weight.length; index++) {
@@ -148,6 +148,8 @@ export async function benchmarkInference(directory: string, options: InferenceBe
   // Prefill roof: the model's largest projection at the chunk size. Decode roof: a decode-shaped MatMul over a
   // matrix as large as the weights one token reads (bandwidth-bound).
   const largestOutput = Math.max(config.intermediateSize, (config.numHeads + 2 * config.numKvHeads) * config.headDim / 3, hidden);
+  const prefillRoofTokPerS = (gflops: number) => (gflops * 1e9) / (2 * parameters);
+  const decodeRoofTokPerS = (gigabytesPerSecond: number) => (gigabytesPerSecond * 1e9) / weightBytesPerDecodedToken;
   const computeRoof = await RoofMatmul.create(chunk, hidden, largestOutput, threads);
   const streamRoof = await RoofMatmul.create(1, hidden, Math.round(weightBytesPerDecodedToken / 4 / hidden), threads);
 
@@ -181,14 +183,12 @@ export async function benchmarkInference(directory: string, options: InferenceBe
         decodeTokPerS,
         matmulGflops,
         bandwidthGBps,
-        prefillShareOfRoof: prefillTokPerS / ((matmulGflops * 1e9) / (2 * parameters)),
-        decodeShareOfRoof: decodeTokPerS / ((bandwidthGBps * 1e9) / weightBytesPerDecodedToken),
+        prefillShareOfRoof: prefillTokPerS / prefillRoofTokPerS(matmulGflops),
+        decodeShareOfRoof: decodeTokPerS / decodeRoofTokPerS(bandwidthGBps),
       });
     }
     const medianOf = (figure: keyof InferenceBenchmarkRound) => median(rounds.map((entry) => entry[figure]));
     const [matmulGflops, bandwidthGBps] = [medianOf('matmulGflops'), medianOf('bandwidthGBps')];
-    const prefillRoofTokPerS = (matmulGflops * 1e9) / (2 * parameters);
-    const decodeRoofTokPerS = (bandwidthGBps * 1e9) / weightBytesPerDecodedToken;
     return {
       model: directory,
       weights: options.quantization ? `int${options.quantization.bits}` : 'fp32',
@@ -200,8 +200,8 @@ export async function benchmarkInference(directory: string, options: InferenceBe
       bandwidthGBps: round(bandwidthGBps),
       prefillTokPerS: round(medianOf('prefillTokPerS')),
       decodeTokPerS: round(medianOf('decodeTokPerS')),
-      prefillRoofTokPerS: round(prefillRoofTokPerS),
-      decodeRoofTokPerS: round(decodeRoofTokPerS),
+      prefillRoofTokPerS: round(prefillRoofTokPerS(matmulGflops)),
+      decodeRoofTokPerS: round(decodeRoofTokPerS(bandwidthGBps)),
       prefillShareOfRoof: round(medianOf('prefillShareOfRoof'), 3),
       decodeShareOfRoof: round(medianOf('decodeShareOfRoof'), 3),
       loadSeconds: round(loadSeconds),
@@ -220,9 +220,3 @@ export async function benchmarkInference(directory: string, options: InferenceBe
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}

@@ -56,35 +56,43 @@ export interface PolicyDimensions {
 }
 
 /**
+ * The mask every policy here shows: keys before the step's own are visible to all its queries, the step's own T keys
+ * (the last T rows) causally. It depends only on T and S, so one is built per step and shared by every layer.
+ */
+export class TrailingCausalMask {
+  private buffer = new Float32Array(0);
+  private view = new Float32Array(0);
+  private shape = { queryCount: -1, keyCount: -1 };
+
+  /** [queryCount, keyCount] additive mask (0 visible, -∞ hidden). */
+  forStep(queryCount: number, keyCount: number): Float32Array {
+    if (this.shape.queryCount === queryCount && this.shape.keyCount === keyCount) return this.view;
+    const size = queryCount * keyCount;
+    if (this.buffer.length < size) this.buffer = new Float32Array(Math.max(size, this.buffer.length * 2));
+    const mask = this.buffer.subarray(0, size);
+    for (let query = 0; query < queryCount; query++) {
+      const visible = keyCount - queryCount + query + 1;
+      const row = query * keyCount;
+      mask.fill(0, row, row + visible);
+      mask.fill(-Infinity, row + visible, row + keyCount);
+    }
+    this.shape = { queryCount, keyCount };
+    this.view = mask;
+    return mask;
+  }
+}
+
+/**
  * Plain causal attention over everything so far, every key at its original position: zero-copy views of the
  * memory's rotated keys; the mask is built once per step and shared by every layer.
  */
 export class FullAttentionPolicy implements AttentionPolicy {
   readonly name = 'full';
-  private mask = new Float32Array(0);
-  private maskView = new Float32Array(0);
-  private maskFor = { queryStart: -1, queryCount: -1 };
+  private readonly mask = new TrailingCausalMask();
 
   select(_layer: number, memory: LayerKvMemory, step: AttentionStep): AttentionSelection {
     const keyCount = step.queryStart + step.queryCount;
     const { rotatedKeys, values } = memory.prefix(keyCount);
-    return { keys: rotatedKeys, values, keyCount, mask: this.causalMask(step) };
-  }
-
-  private causalMask(step: AttentionStep): Float32Array {
-    if (this.maskFor.queryStart === step.queryStart && this.maskFor.queryCount === step.queryCount) return this.maskView;
-    const keyCount = step.queryStart + step.queryCount;
-    const size = step.queryCount * keyCount;
-    if (this.mask.length < size) this.mask = new Float32Array(Math.max(size, this.mask.length * 2));
-    const mask = this.mask.subarray(0, size);
-    for (let query = 0; query < step.queryCount; query++) {
-      const visible = step.queryStart + query + 1;
-      const row = query * keyCount;
-      mask.fill(0, row, row + visible);
-      mask.fill(-Infinity, row + visible, row + keyCount);
-    }
-    this.maskFor = { queryStart: step.queryStart, queryCount: step.queryCount };
-    this.maskView = mask;
-    return mask;
+    return { keys: rotatedKeys, values, keyCount, mask: this.mask.forStep(step.queryCount, keyCount) };
   }
 }

@@ -1,5 +1,5 @@
 import { rotateRows, rotateRowsAtOnePosition, type RotaryTable } from '../../rope.js';
-import type { AttentionPolicy, AttentionSelection, AttentionStep, PolicyDimensions } from '../attention-policy.js';
+import { TrailingCausalMask, type AttentionPolicy, type AttentionSelection, type AttentionStep, type PolicyDimensions } from '../attention-policy.js';
 import type { LayerKvMemory } from '../kv-memory.js';
 import type { AttentionSettings } from './attention-settings.js';
 import { HnswThread } from './hnsw-thread.js';
@@ -25,9 +25,7 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
   readonly stepSize: number;
   private readonly layers: LayerState[];
   private readonly kvWidth: number;
-  private maskBuffer = new Float32Array(0);
-  private maskView = new Float32Array(0);
-  private maskKey = '';
+  private readonly mask = new TrailingCausalMask();
   /** Every layer's HNSW index, when indexing runs in the background. */
   private readonly indexThread: HnswThread | null;
 
@@ -73,7 +71,8 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
       keys: state.keys.subarray(0, keyCount * width),
       values: state.values.subarray(0, keyCount * width),
       keyCount,
-      mask: this.mask(state, step, windowStart, keyCount),
+      // Sinks and retrieved memory visible to every query, window keys causally: the step's own keys come last.
+      mask: this.mask.forStep(queryCount, keyCount),
     };
   }
 
@@ -205,31 +204,8 @@ export class WindowedAttentionPolicy implements AttentionPolicy {
       index += run;
     }
     state.cell = cellStart;
-    state.prefixRows = prefixRows;
     state.assembledCount = prefixRows;
     state.assembledEnd = windowStart;
-  }
-
-  /**
-   * [T, S]: sinks and memory visible to every query; window keys causally. Every layer of a step shows the same
-   * layout (same window start, same number of retrieved tokens), so the mask is built once per step and shared.
-   */
-  private mask(state: LayerState, step: AttentionStep, windowStart: number, keyCount: number): Float32Array {
-    const key = `${step.queryStart}/${step.queryCount}/${windowStart}/${state.prefixRows}/${keyCount}`;
-    if (key === this.maskKey) return this.maskView;
-    const size = step.queryCount * keyCount;
-    if (this.maskBuffer.length < size) this.maskBuffer = new Float32Array(Math.max(size, this.maskBuffer.length * 2));
-    const mask = this.maskBuffer.subarray(0, size);
-    for (let query = 0; query < step.queryCount; query++) {
-      const row = query * keyCount;
-      // Window keys up to and including the query's own position.
-      const visible = state.prefixRows + (step.queryStart + query + 1 - windowStart);
-      mask.fill(0, row, row + visible);
-      mask.fill(-Infinity, row + visible, row + keyCount);
-    }
-    this.maskKey = key;
-    this.maskView = mask;
-    return mask;
   }
 }
 
@@ -287,7 +263,6 @@ class GrowingRows {
 class LayerState {
   /** The cell whose fixed part is assembled (-1: none). */
   cell = -1;
-  prefixRows = 0;
   assembledCount = 0;
   /** Window rows [windowStart, assembledEnd) are assembled after the prefix. */
   assembledEnd = 0;
