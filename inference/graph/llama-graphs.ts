@@ -183,7 +183,7 @@ export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, we
  *   T > 64: CAUSAL_BLOCKS row blocks [s_b, e_b), e_b = ⌊(b+1)·T / blocks⌋; block b sees at most keys [0, S−T+e_b):
  *     q[s_b:e_b] ──────────────┐
  *     k[:S−T+e_b], v[:S−T+e_b] ┼─► Attention ─► a_b ─► Concat(a_0 … a_last, axis 1) ─► attention
- *     mask[s_b:e_b, :S−T+e_b] ─┘
+ *     mask[s_b:e_b, :S−T+e_b] ─┘   (the last block, e_b = T, sees all of k and v: no slice)
  *
  * Exact for any policy that keeps the AttentionSelection contract (the step's own T keys are the last T rows and no
  * query sees a key after its own; the engine checks every new mask): a block's softmax runs over the same visible
@@ -207,6 +207,7 @@ function causalAttention(prefix: string, dims: ModelDimensions): GraphNode[] {
     const name = (what: string) => `${prefix}/blocks/${block}/${what}`;
     const queryStart = block === 0 ? 'causal.zero' : `query_end_${block - 1}`;
     const [queryEnd, keyEnd] = [`query_end_${block}`, `key_end_${block}`];
+    const lastBlock = block === CAUSAL_BLOCKS - 1;
     blocks.push(
       { opType: 'Mul', name: name('query_end_scaled'), inputs: ['query_count', `causal.block_${block + 1}`], outputs: [`query_end_scaled_${block}`] },
       { opType: 'Div', name: name('query_end'), inputs: [`query_end_scaled_${block}`, 'causal.blocks'], outputs: [queryEnd] },
@@ -214,16 +215,24 @@ function causalAttention(prefix: string, dims: ModelDimensions): GraphNode[] {
       { opType: 'Concat', name: name('mask_starts'), inputs: [queryStart, 'causal.zero'], outputs: [`mask_starts_${block}`], attributes: { axis: 0 } },
       { opType: 'Concat', name: name('mask_ends'), inputs: [queryEnd, keyEnd], outputs: [`mask_ends_${block}`], attributes: { axis: 0 } },
       { opType: 'Slice', name: name('q'), inputs: ['q_rotated', queryStart, queryEnd, 'causal.axis_1'], outputs: [`q_${block}`] },
-      { opType: 'Slice', name: name('k'), inputs: ['k', 'causal.zero', keyEnd, 'causal.axis_1'], outputs: [`k_${block}`] },
-      { opType: 'Slice', name: name('v'), inputs: ['v', 'causal.zero', keyEnd, 'causal.axis_1'], outputs: [`v_${block}`] },
       { opType: 'Slice', name: name('mask'), inputs: ['mask', `mask_starts_${block}`, `mask_ends_${block}`, 'causal.axes_0_1'], outputs: [`mask_${block}`] },
-      attention(name('Attention'), [`q_${block}`, `k_${block}`, `v_${block}`, `mask_${block}`], `attention_${block}`),
+    );
+    // The last block's last query sees every key: it reads k and v as they are (a Slice would copy them whole).
+    const [keys, values] = lastBlock ? ['k', 'v'] : [`k_${block}`, `v_${block}`];
+    if (!lastBlock) {
+      blocks.push(
+        { opType: 'Slice', name: name('k'), inputs: ['k', 'causal.zero', keyEnd, 'causal.axis_1'], outputs: [keys] },
+        { opType: 'Slice', name: name('v'), inputs: ['v', 'causal.zero', keyEnd, 'causal.axis_1'], outputs: [values] },
+      );
+    }
+    blocks.push(
+      attention(name('Attention'), [`q_${block}`, keys, values, `mask_${block}`], `attention_unshaped_${block}`),
+      // Shape inference reads a different width off sliced and unsliced keys; naming it lets Concat merge them.
+      { opType: 'Reshape', name: name('Reshape'), inputs: [`attention_unshaped_${block}`, 'causal.output_shape'], outputs: [`attention_${block}`] },
     );
   }
   blocks.push(
-    { opType: 'Concat', name: `${prefix}/blocks/Concat`, inputs: Array.from({ length: CAUSAL_BLOCKS }, (_, block) => `attention_${block}`), outputs: ['attention_blocks_joined'], attributes: { axis: 1 } },
-    // Names the width, which shape inference cannot carry through the dynamic slices (it warns on every run).
-    { opType: 'Reshape', name: `${prefix}/blocks/Reshape`, inputs: ['attention_blocks_joined', 'causal.output_shape'], outputs: ['attention_blocks'] },
+    { opType: 'Concat', name: `${prefix}/blocks/Concat`, inputs: Array.from({ length: CAUSAL_BLOCKS }, (_, block) => `attention_${block}`), outputs: ['attention_blocks'], attributes: { axis: 1 } },
   );
   const output = (name: string) => [{ name, dims: [1, 'T', queryWidth] as Dimension[] }];
   return [
