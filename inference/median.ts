@@ -1,4 +1,4 @@
-/** Middle of a set of measurements (the mean of the two middle ones for an even count). */
+/** Middle of a set of measurements (the mean of the two middle ones for an even count): robust to the one slow run a shared machine throws in. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((left, right) => left - right);
   const middle = sorted.length >> 1;
