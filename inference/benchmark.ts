@@ -105,7 +105,7 @@ export const ROOF_PROJECTIONS_PER_RUN = 8;
  * A chain of MatMuls x [1, rows, widths₀] → [1, rows, widths₁] → … → y, each with its own pseudo-random weights
  * [widths_i, widths_i+1] (like real weights: no repeating pattern a host could merge pages on or a cache could
  * exploit, and together larger than the caches, as a layer's weights are), scaled so activations stay near 1.
- * Chained, the intermediates live in ONNX Runtime's arena and only the last one comes back to JS.
+ * Chained, the intermediates stay inside ONNX Runtime and only the last one comes back to JS.
  */
 function matmulChainGraph(rows: number, widths: readonly number[]): GraphSpec {
   let state = 0x9e3779b9;

@@ -62,12 +62,10 @@ export class GraphSession {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
-        // No CPU arena and no memory pattern: activations come from malloc. The arena grows by doubling and keeps
-        // every region, and a long document gives each prefill chunk new shapes (S grows by a chunk), so the first
-        // pass over a document paid for fresh arena regions at every chunk: smollm2-135m, 4,096 tokens in 512-token
-        // chunks, first pass 13.6–15.8 s with the arena against 8.2 s without, later passes 7.4–8.8 s against 7.0 s,
-        // RSS 2.8–3.1 GB against 1.3 GB. Repeating one 1,024-token prefill (the same shapes every time) is ~4% faster
-        // with the arena once warm (interleaved A/B: 1.043×), decode the same (1.01×).
+        // No CPU arena and no memory pattern: activations come from malloc. A long document gives each prefill chunk
+        // new shapes, and the arena (growing by doubling, keeping every region) made a document's first pass ~1.7×
+        // slower and its RSS ~2× larger; only repeating one prompt's exact shapes was faster with it (measurements in
+        // docs/DESIGN.md, "No ONNX Runtime arena, no memory pattern").
         enableCpuMemArena: false,
         enableMemPattern: false,
         extra: { session: spinningConfig(options.spinning ?? 'within-run') },
