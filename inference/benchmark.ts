@@ -1,6 +1,6 @@
 import { loadCheckpoint } from './checkpoint/load-checkpoint.js';
 import type { LlamaConfig } from './checkpoint/types.js';
-import { LlamaModel } from './engine/llama-model.js';
+import { LlamaModel, type AttentionKernelName } from './engine/llama-model.js';
 import { encodeModel, type GraphSpec } from './graph/onnx-graph.js';
 import type { WeightQuantization } from './graph/quantize-graph.js';
 import { argmax } from './generation/samplers.js';
@@ -37,6 +37,8 @@ export interface InferenceBenchmarkOptions {
    * would not compare.
    */
   repeats?: number;
+  /** Who computes attention (default auto: the native kernel where it runs, see LlamaModelOptions.attentionKernel). */
+  attentionKernel?: AttentionKernelName | 'auto';
   /** Quantize weights at load (int4 / int8 MatMulNBits); the roofs stay the fp32 ones, for comparison. */
   quantization?: WeightQuantization;
 }
@@ -46,6 +48,8 @@ export interface InferenceBenchmarkResult {
   /** 'fp32', 'int4' or 'int8'. */
   weights: string;
   threads: number;
+  /** Who computed attention: 'native' (the fused kernel) or 'onnx' (ONNX Runtime's Attention in each layer's graph). */
+  attentionKernel: AttentionKernelName;
   prefillChunkSize: number;
   nonEmbeddingParameters: number;
   weightBytesPerDecodedToken: number;
@@ -185,7 +189,7 @@ export async function benchmarkInference(directory: string, options: InferenceBe
   const loadStarted = performance.now();
   const checkpoint = await loadCheckpoint(directory);
   const { config } = checkpoint;
-  const model = await LlamaModel.load(config, checkpoint.weights, { threads, prefillChunkSize: chunk, executionProvider: 'cpu', ...(options.quantization ? { quantization: options.quantization } : {}) });
+  const model = await LlamaModel.load(config, checkpoint.weights, { threads, prefillChunkSize: chunk, executionProvider: 'cpu', attentionKernel: options.attentionKernel ?? 'auto', ...(options.quantization ? { quantization: options.quantization } : {}) });
   await checkpoint.weights.close();
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   const vocabulary = checkpoint.tokenizer.vocabularySize;
@@ -258,6 +262,7 @@ export async function benchmarkInference(directory: string, options: InferenceBe
       model: directory,
       weights: options.quantization ? `int${options.quantization.bits}` : 'fp32',
       threads,
+      attentionKernel: model.attentionKernel,
       prefillChunkSize: chunk,
       nonEmbeddingParameters: parameters,
       weightBytesPerDecodedToken,

@@ -35,5 +35,6 @@ export { benchmarkAttentionMode, parseContextSizes, type AttentionBenchOptions, 
 export { availableExecutionProvider, type ExecutionProviderName, type SessionOptions } from './session.js';
 export { referenceForward, type ReferenceForwardOptions, type ReferenceForwardResult } from './reference/reference-forward.js';
 export { benchmarkInference, nonEmbeddingParameters, type InferenceBenchmarkOptions, type InferenceBenchmarkResult } from './benchmark.js';
+export { benchmarkInferenceInThread } from './benchmark-thread.js';
 
 registerOnnxProvider();

@@ -7,9 +7,9 @@ import type { LayerKvMemory } from './kv-memory.js';
  * Streaming, block retrieval and kNN attention are policies; the engine's forward pass does not change.
  *
  * Contract: the step's own T keys are the last T rows, in order, and query r sees no key after its own, i.e.
- * mask[r][j] = -∞ for every j > S − T + r. The attention graph relies on it to skip the keys a block of queries
- * cannot see (see causalAttention in graph/llama-graphs.ts); the engine checks each new mask and refuses one that
- * breaks it.
+ * mask[r][j] = -∞ for every j > S − T + r. Both attention paths rely on it to skip the keys a query cannot see
+ * (causalAttention in graph/llama-graphs.ts per block of queries, the native kernel per query); the engine checks
+ * each new mask and refuses one that breaks it.
  */
 export interface AttentionSelection {
   keys: Float32Array; // [S, kvHeads·headDim], rotated

@@ -2,14 +2,15 @@ import { AbortedError, EngineError } from '../../src/errors.js';
 import type { LlamaConfig, WeightStore } from '../checkpoint/types.js';
 import { encodeModel, type GraphSpec } from '../graph/onnx-graph.js';
 import { quantizeGraph, type WeightQuantization } from '../graph/quantize-graph.js';
-import { CAUSAL_BLOCKING_MIN_QUERIES, makeAttentionBlockGraph, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, makeTokenDistributionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
+import { CAUSAL_BLOCKING_MIN_QUERIES, makeAttentionBlockGraph, type AttentionPlacement, makeFinalNormGraph, makeLmHeadGraph, makePreAttentionGraph, makeTokenDistributionGraph, type ModelDimensions } from '../graph/llama-graphs.js';
 import { rotateRows, RotaryTable } from '../rope.js';
 import { RopeSchedule, trainedContextLength, type RopeParameters } from '../rope-scaling.js';
-import { GraphSession, availableExecutionProvider, type SessionOptions } from '../session.js';
+import { GraphSession, availableExecutionProvider, type FloatTensor, type SessionOptions } from '../session.js';
 import { FullAttentionPolicy, type AttentionPolicy, type AttentionSelection, type AttentionStep } from './attention-policy.js';
 import { resolveAttentionSettings, type AttentionSettings } from './attention/attention-settings.js';
 import { createAttentionPolicy } from './attention/create-policy.js';
 import { KvMemory } from './kv-memory.js';
+import { NativeAttention } from './native-attention.js';
 import { embeddingMatrix, lmHeadWeight, prepareLayerWeights } from './prepare-weights.js';
 
 export interface LlamaModelOptions extends SessionOptions {
@@ -23,7 +24,15 @@ export interface LlamaModelOptions extends SessionOptions {
   rope?: RopeParameters;
   /** Quantize projection weights at load time (default: none, fp32). */
   quantization?: WeightQuantization;
+  /**
+   * Who computes attention: `native` (the fused kernel, engine/native-attention.ts), `onnx` (ONNX Runtime's Attention
+   * inside each layer's graph), or `auto` (default): native on the CPU provider when the addon is built, the CPU
+   * has AVX-512F and the head size is one it is compiled for, else onnx.
+   */
+  attentionKernel?: AttentionKernelName | 'auto';
 }
+
+export type AttentionKernelName = 'native' | 'onnx';
 
 export interface AttentionRequest {
   mode: string;
@@ -58,10 +67,14 @@ export class LlamaModel {
   readonly attentionSettings: AttentionSettings | null;
   readonly prefillChunkSize: number;
   readonly executionProvider: string;
+  /** Who computes attention (see LlamaModelOptions.attentionKernel). */
+  readonly attentionKernel: AttentionKernelName;
+  private readonly threads: number;
+  private attentionScratch = new Float32Array(0);
   private hiddenScratch = new Float32Array(0);
   private queryScratch = new Float32Array(0);
   /** The last mask found to keep the selection contract (policies share one mask across a step's layers). */
-  private checkedMask: { mask: Float32Array | null; queryStart: number; keyCount: number } = { mask: null, queryStart: -1, keyCount: -1 };
+  private checkedMask: { mask: Float32Array | null; queryStart: number; keyCount: number; causalOnly: boolean } = { mask: null, queryStart: -1, keyCount: -1, causalOnly: false };
 
   private constructor(
     readonly config: LlamaConfig,
@@ -73,8 +86,11 @@ export class LlamaModel {
     private readonly finalNorm: GraphSession,
     private readonly lmHead: GraphSession,
     private readonly distributions: GraphSession,
+    private readonly nativeAttention: NativeAttention | null,
     options: LlamaModelOptions,
   ) {
+    this.attentionKernel = nativeAttention ? 'native' : 'onnx';
+    this.threads = options.threads ?? 2;
     this.memory = new KvMemory(config.numLayers, config.numKvHeads * config.headDim);
     this.ropeSchedule = new RopeSchedule(config, options.rope);
     this.rotary = new RotaryTable(this.ropeSchedule.forLength(0));
@@ -100,19 +116,21 @@ export class LlamaModel {
       rmsNormEps: config.rmsNormEps,
     };
     const build = (spec: GraphSpec) => encodeModel(options.quantization ? quantizeGraph(spec, options.quantization) : spec);
+    const nativeAttention = chooseAttentionKernel(options.attentionKernel ?? 'auto', availableExecutionProvider(options.executionProvider), config.headDim);
+    const placement: AttentionPlacement = nativeAttention ? 'input' : 'graph';
     const attentionBlocks: GraphSession[] = [];
     let layerWeights = prepareLayerWeights(config, weights, 0);
     const firstPreAttention = await GraphSession.create('layer 0 pre-attention', build(makePreAttentionGraph(0, dimensions, layerWeights)), options);
     for (let layer = 0; layer < config.numLayers; layer++) {
       const nextWeights = layer + 1 < config.numLayers ? prepareLayerWeights(config, weights, layer + 1) : undefined;
-      attentionBlocks.push(await GraphSession.create(`layer ${layer} attention block`, build(makeAttentionBlockGraph(layer, dimensions, layerWeights, nextWeights)), options));
+      attentionBlocks.push(await GraphSession.create(`layer ${layer} attention block`, build(makeAttentionBlockGraph(layer, dimensions, layerWeights, nextWeights, placement)), options));
       if (nextWeights) layerWeights = nextWeights;
     }
     const embedding = embeddingMatrix(weights);
     const finalNorm = await GraphSession.create('final norm', encodeModel(makeFinalNormGraph(dimensions, weights.float32('model.norm.weight'))), options);
     const lmHead = await GraphSession.create('lm head', build(makeLmHeadGraph(dimensions, lmHeadWeight(config, weights, embedding))), options);
     const distributions = await GraphSession.create('token distributions', encodeModel(makeTokenDistributionGraph(dimensions)), options);
-    return new LlamaModel(config, dimensions, embedding, firstPreAttention, attentionBlocks, finalNorm, lmHead, distributions, options);
+    return new LlamaModel(config, dimensions, embedding, firstPreAttention, attentionBlocks, finalNorm, lmHead, distributions, nativeAttention, options);
   }
 
   /**
@@ -212,20 +230,26 @@ export class LlamaModel {
       layerMemory.appendFused(qkv, queryCount, stride, queryWidth, rotateKeys);
       const queries = this.queries(qkv, queryCount, stride, queryWidth); // [T, Qd], un-rotated
       const chosen = this.attentionPolicy.select(layer, layerMemory, step, this.rotary, queries);
-      this.checkSelection(chosen, step);
+      const { causalOnly } = this.checkSelection(chosen, step);
       const isLast = layer === this.config.numLayers - 1;
-      const result = await this.attentionBlocks[layer]!.run(
-        {
-          hidden: { data: hidden, dims: [1, queryCount, hiddenSize] },
+      const hiddenInput = { data: hidden, dims: [1, queryCount, hiddenSize] };
+      let attentionInputs: Record<string, FloatTensor>;
+      if (this.nativeAttention) {
+        const attention = this.attentionOutput(queryCount * queryWidth);
+        const shape = { queryCount, keyCount: chosen.keyCount, numHeads, numKvHeads, headDim, rotaryDim: 2 * half, threads: this.threads };
+        this.nativeAttention.attend(queries, queryCos, querySin, chosen.keys, chosen.values, causalOnly ? null : chosen.mask, attention, shape);
+        attentionInputs = { attention: { data: attention, dims: [1, queryCount, queryWidth] } };
+      } else {
+        attentionInputs = {
           q: { data: queries, dims: [1, queryCount, queryWidth] },
           k: { data: chosen.keys, dims: [1, chosen.keyCount, keyWidth] },
           v: { data: chosen.values, dims: [1, chosen.keyCount, keyWidth] },
           cos_q: { data: queryCos, dims: [1, queryCount, half] },
           sin_q: { data: querySin, dims: [1, queryCount, half] },
           mask: { data: chosen.mask, dims: [queryCount, chosen.keyCount] },
-        },
-        isLast ? ['hidden_out'] : ['hidden_out', 'next_qkv'],
-      );
+        };
+      }
+      const result = await this.attentionBlocks[layer]!.run({ hidden: hiddenInput, ...attentionInputs }, isLast ? ['hidden_out'] : ['hidden_out', 'next_qkv']);
       hidden = result['hidden_out']!.data; // [T, H]
       if (!isLast) qkv = result['next_qkv']!.data;
     }
@@ -234,18 +258,22 @@ export class LlamaModel {
   }
 
   /**
-   * A long step's attention skips the keys after each query block's last query (causalAttention), which is exact only
-   * when the mask hides them: refuse a policy whose mask shows a query a key after its own.
+   * Both attention paths skip keys after a query's own (the graph per query block, causalAttention; the native kernel
+   * per query), which is exact only when the mask hides them: refuse a policy whose mask shows a query a key after its
+   * own. Also tells whether the mask hides nothing else (`causalOnly`), so the native kernel need not read it.
+   * Policies share one mask across a step's layers: checked once per mask and step.
    */
-  private checkSelection(chosen: AttentionSelection, step: AttentionStep): void {
+  private checkSelection(chosen: AttentionSelection, step: AttentionStep): { causalOnly: boolean } {
     const { queryCount, queryStart } = step;
-    if (queryCount <= CAUSAL_BLOCKING_MIN_QUERIES) return;
+    if (!this.nativeAttention && queryCount <= CAUSAL_BLOCKING_MIN_QUERIES) return { causalOnly: false };
     const checked = this.checkedMask;
-    if (checked.mask === chosen.mask && checked.queryStart === queryStart && checked.keyCount === chosen.keyCount) return;
+    if (checked.mask === chosen.mask && checked.queryStart === queryStart && checked.keyCount === chosen.keyCount) return checked;
     const keyCount = chosen.keyCount;
     const ownStart = keyCount - queryCount;
+    let causalOnly = true;
     for (let query = 0; query < queryCount; query++) {
       const row = query * keyCount;
+      for (let key = 0; causalOnly && key <= ownStart + query; key++) causalOnly = chosen.mask[row + key] === 0;
       for (let key = ownStart + query + 1; key < keyCount; key++) {
         if (chosen.mask[row + key] !== -Infinity) {
           throw new EngineError(
@@ -255,7 +283,14 @@ export class LlamaModel {
         }
       }
     }
-    this.checkedMask = { mask: chosen.mask, queryStart, keyCount };
+    this.checkedMask = { mask: chosen.mask, queryStart, keyCount, causalOnly };
+    return this.checkedMask;
+  }
+
+  /** The native kernel's output [T, Qd] (a reused scratch buffer: ORT reads it during the layer's run only). */
+  private attentionOutput(length: number): Float32Array {
+    if (this.attentionScratch.length < length) this.attentionScratch = new Float32Array(length);
+    return this.attentionScratch.subarray(0, length);
   }
 
   /** q [T, Qd] out of qkv [T, Qd+2KVd]: a view for one token, a gather into scratch for more. */
@@ -304,6 +339,20 @@ export class LlamaModel {
     this.attentionPolicy.close?.();
     await Promise.all([this.firstPreAttention, ...this.attentionBlocks, this.finalNorm, this.lmHead, this.distributions].map((session) => session.dispose()));
   }
+}
+
+/** The native kernel when asked for or when `auto` finds it usable here; null for ONNX Runtime's Attention. */
+function chooseAttentionKernel(requested: AttentionKernelName | 'auto', executionProvider: string, headDim: number): NativeAttention | null {
+  if (requested === 'onnx') return null;
+  const unusable = executionProvider !== 'cpu'
+    ? `the native attention kernel runs on the CPU, and this engine uses ${executionProvider}`
+    : !NativeAttention.handlesHeadDim(headDim)
+      ? `the native attention kernel is compiled for head sizes 16, 32, 64 and 128, and this model's is ${headDim}`
+      : null;
+  const loaded = unusable ? { kernel: null, reason: unusable } : NativeAttention.load();
+  if (loaded.kernel) return loaded.kernel;
+  if (requested === 'native') throw new EngineError(loaded.reason, "use attentionKernel 'auto' or 'onnx' (ONNX Runtime's Attention), or build the addon: npm run build:native");
+  return null;
 }
 
 function gatherRows(matrix: Float32Array, rows: readonly number[], width: number): Float32Array {

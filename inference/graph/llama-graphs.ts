@@ -58,6 +58,9 @@ const skipRmsNorm = (name: string, input: string, skip: string, weight: string, 
 
 const int64s = (name: string, values: number[]): GraphInitializer => ({ name, dims: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
 
+/** Where a layer's attention runs: inside its attention-block graph (ONNX Runtime's Attention), or before it. */
+export type AttentionPlacement = 'graph' | 'input';
+
 /** Steps longer than this split their queries into causal blocks; shorter ones (decode) make one Attention call. */
 export const CAUSAL_BLOCKING_MIN_QUERIES = 64;
 /** Query blocks per long step: 4 skip 37% of a 512×512 score matrix and 19% at 512×1024 (8 measured no faster). */
@@ -108,8 +111,11 @@ function preAttentionPart(layer: number, dims: ModelDimensions, weights: LayerWe
  *   h ─► RMSNorm ─┬► MatMul W_gate ─► silu ─┬► · ─► MatMul W_down ─► Add h ─► hidden_out [1,T,H]
  *                 └► MatMul W_up ───────────┘
  *   with `nextLayer`: the MLP residual feeds layer+1's pre-attention ─► next_qkv
+ *
+ * With `attention: 'input'` the block starts at the output projection: the engine computes attention [1,T,Qd] itself
+ * (the native kernel, engine/native-attention.ts) and feeds it in place of q, k, v, cos_q, sin_q and mask.
  */
-export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, weights: LayerWeights, nextLayer?: LayerWeights): GraphSpec {
+export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, weights: LayerWeights, nextLayer?: LayerWeights, attention: AttentionPlacement = 'graph'): GraphSpec {
   const prefix = `/model/layers.${layer}`;
   const queryWidth = dims.numHeads * dims.headDim;
   const keyWidth = dims.numKvHeads * dims.headDim;
@@ -122,9 +128,9 @@ export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, we
     // interleaved 0: Hugging Face's rotate_half layout.
     attributes: { num_heads: heads, interleaved: 0, ...(dims.rotaryDim === dims.headDim ? {} : { rotary_embedding_dim: dims.rotaryDim }) },
   });
+  const inGraph = attention === 'graph';
   const nodes: GraphNode[] = [
-    rotary(`${prefix}/attn/q_rotary`, 'q', 'cos_q', 'sin_q', 'q_rotated', dims.numHeads),
-    ...causalAttention(`${prefix}/attn`, dims),
+    ...(inGraph ? [rotary(`${prefix}/attn/q_rotary`, 'q', 'cos_q', 'sin_q', 'q_rotated', dims.numHeads), ...causalAttention(`${prefix}/attn`, dims)] : []),
     { opType: 'MatMul', name: `${prefix}/attn/o_proj/MatMul`, inputs: ['attention', 'o.weight'], outputs: [weights.outputBias ? 'attention_out_unbiased' : 'attention_out'] },
   ];
   const initializers: GraphInitializer[] = [
@@ -156,18 +162,20 @@ export function makeAttentionBlockGraph(layer: number, dims: ModelDimensions, we
     nodes.push(...next.nodes);
     initializers.push(...next.initializers);
   }
-  initializers.push(...causalAttentionConstants(dims));
+  if (inGraph) initializers.push(...causalAttentionConstants(dims));
+  const attentionInputs = inGraph
+    ? [
+        { name: 'q', dims: [1, 'T', queryWidth] as Dimension[] },
+        { name: 'k', dims: [1, 'S', keyWidth] as Dimension[] },
+        { name: 'v', dims: [1, 'S', keyWidth] as Dimension[] },
+        { name: 'cos_q', dims: [1, 'T', half] as Dimension[] },
+        { name: 'sin_q', dims: [1, 'T', half] as Dimension[] },
+        { name: 'mask', dims: ['T', 'S'] as Dimension[] },
+      ]
+    : [{ name: 'attention', dims: [1, 'T', queryWidth] as Dimension[] }];
   return {
     name: `layer${layer}_attention_block`,
-    inputs: [
-      { name: 'hidden', dims: [1, 'T', dims.hiddenSize] },
-      { name: 'q', dims: [1, 'T', queryWidth] },
-      { name: 'k', dims: [1, 'S', keyWidth] },
-      { name: 'v', dims: [1, 'S', keyWidth] },
-      { name: 'cos_q', dims: [1, 'T', half] },
-      { name: 'sin_q', dims: [1, 'T', half] },
-      { name: 'mask', dims: ['T', 'S'] },
-    ],
+    inputs: [{ name: 'hidden', dims: [1, 'T', dims.hiddenSize] }, ...attentionInputs],
     outputs: [{ name: 'hidden_out', dims: [1, 'T', dims.hiddenSize] }, ...(next?.outputs ?? [])],
     nodes,
     initializers,

@@ -51,8 +51,10 @@ interface BenchCommandOptions {
   preset: string;
   threads: number;
   chunk: number;
+  promptTokens?: number;
   decodeTokens: number;
   quantize?: 'int4' | 'int8';
+  attentionKernel: 'auto' | 'native' | 'onnx';
   json?: boolean;
 }
 
@@ -144,7 +146,7 @@ async function benchCheckpoint(model: string | undefined, preset: string): Promi
 async function benchInference(options: BenchCommandOptions): Promise<void> {
   const inference = await import('../../inference/index.js');
   const directory = await benchCheckpoint(options.model, options.preset);
-  const result = await inference.benchmarkInference(directory, { threads: options.threads, prefillChunkSize: options.chunk, decodeTokens: options.decodeTokens, ...quantization(options.quantize) });
+  const result = await inference.benchmarkInferenceInThread(directory, { threads: options.threads, prefillChunkSize: options.chunk, ...(options.promptTokens ? { prefillTokens: options.promptTokens } : {}), decodeTokens: options.decodeTokens, attentionKernel: options.attentionKernel, ...quantization(options.quantize) });
   if (options.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
@@ -153,7 +155,7 @@ async function benchInference(options: BenchCommandOptions): Promise<void> {
   const range = (key: 'prefillShareOfRoof' | 'decodeShareOfRoof') => result.rounds.map((entry) => percent(entry[key])).join(' ');
   process.stdout.write(
     [
-      `model ${result.model} (${(result.nonEmbeddingParameters / 1e6).toFixed(1)}M non-embedding parameters), ${result.weights} weights, ${result.threads} threads; medians of ${result.rounds.length} rounds`,
+      `model ${result.model} (${(result.nonEmbeddingParameters / 1e6).toFixed(1)}M non-embedding parameters), ${result.weights} weights, ${result.attentionKernel} attention, ${result.threads} threads; medians of ${result.rounds.length} rounds`,
       `prefill ${result.prefillTokPerS} tok/s  = ${percent(result.prefillShareOfRoof)} of roof ${result.prefillRoofTokPerS} tok/s (MatMul ${result.matmulGflops} GFLOP/s over the same FLOPs, fastest run ${result.matmulPeakGflops}); rounds ${range('prefillShareOfRoof')}; first prefill of the engine ${result.firstPrefillTokPerS} tok/s`,
       `decode  ${result.decodeTokPerS} tok/s  = ${percent(result.decodeShareOfRoof)} of roof ${result.decodeRoofTokPerS} tok/s (bandwidth ${result.bandwidthGBps} GB/s over the same bytes, fastest run ${result.bandwidthPeakGBps}); rounds ${range('decodeShareOfRoof')}`,
     ].join('\n') + '\n',
@@ -257,8 +259,10 @@ export function addInferenceCommands(program: Command, parsers: Parsers): void {
     .addOption(new Option('--preset <name>', 'fixture shape when no --model is given').default('smollm2-135m'))
     .option('--threads <n>', 'ONNX Runtime threads', parsers.wholeNumber(1), 2)
     .option('--chunk <tokens>', 'prefill chunk size', parsers.wholeNumber(1), 512)
+    .option('--prompt-tokens <n>', 'tokens prefilled per measurement (default: two chunks)', parsers.wholeNumber(65))
     .option('--decode-tokens <n>', 'tokens decoded per measurement', parsers.wholeNumber(1), 64)
     .addOption(new Option('--quantize <kind>', 'measure with int4 or int8 weights (roofs stay fp32)').choices(['int4', 'int8']))
+    .addOption(new Option('--attention-kernel <kind>', 'who computes attention: native (fused kernel), onnx (ONNX Runtime), auto').choices(['auto', 'native', 'onnx']).default('auto'))
     .option('--json', 'print {prefillTokPerS, decodeTokPerS, prefillRoofTokPerS, decodeRoofTokPerS, …}')
     .action(benchInference);
 }
