@@ -317,8 +317,8 @@ class Pool {
   void Loop(int index) {
     unsigned seen = 0;
     for (;;) {
-      // Spin a few microseconds (the kernel runs its two phases back to back), then sleep: between calls ONNX Runtime
-      // runs the rest of the layer on these cores.
+      // Spin only a few microseconds, then sleep: between calls ONNX Runtime runs the rest of the layer on these
+      // cores, and a thread spinning through that (~60 µs of spinning was measured) slowed its MatMuls by ~15%.
       for (int spin = 0; spin < 200 && generation_.load(std::memory_order_acquire) == seen; spin++) Pause();
       if (generation_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
