@@ -1,17 +1,11 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { EngineError, TomeError, type TomeErrorCode } from '../src/errors.js';
+import { EngineError, TomeError } from '../src/errors.js';
 import type { InferenceBenchmarkOptions, InferenceBenchmarkResult } from './benchmark.js';
+import { reviveError, type SerializedError } from './thread-errors.js';
+import { threadEntry } from './thread-entry.js';
 
-/** What the benchmark thread sends back: the result, or its error (code and fix kept for typed errors). */
-export type BenchmarkThreadReply = { result: InferenceBenchmarkResult } | { error: { message: string; code?: string; fix?: string } };
-
-/** Built .js next to this file, or the shim that registers tsx when running from sources (as the engine's worker). */
-function entry(): string {
-  const built = fileURLToPath(new URL('./benchmark-worker.js', import.meta.url));
-  return existsSync(built) ? built : fileURLToPath(new URL('./benchmark-worker-source.mjs', import.meta.url));
-}
+/** What the benchmark thread sends back: the result, or its error. */
+export type BenchmarkThreadReply = { result: InferenceBenchmarkResult } | { error: SerializedError };
 
 /**
  * benchmarkInference in a worker thread, where the product runs its engine (openLocalEngine's default). The thread's
@@ -20,12 +14,16 @@ function entry(): string {
  * thread (~46 MB of heap) the same engine read ~8% slower (docs/DESIGN.md, "The engine's own thread").
  */
 export function benchmarkInferenceInThread(directory: string, options: InferenceBenchmarkOptions = {}): Promise<InferenceBenchmarkResult> {
-  const worker = new Worker(entry(), { workerData: { directory, options } });
+  const { filename, argv } = threadEntry(import.meta.url, 'benchmark-worker');
+  const worker = new Worker(filename, { argv, workerData: { directory, options } });
   return new Promise((resolve, reject) => {
     worker.once('message', (reply: BenchmarkThreadReply) => {
-      if ('result' in reply) resolve(reply.result);
-      else if (reply.error.code) reject(new TomeError(reply.error.code as TomeErrorCode, reply.error.message, { fix: reply.error.fix ?? '' }));
-      else reject(new EngineError(`the inference benchmark failed: ${reply.error.message}`, 'rerun; if it repeats, report it with the model\'s config.json'));
+      if ('result' in reply) {
+        resolve(reply.result);
+      } else {
+        const error = reviveError(reply.error);
+        reject(TomeError.is(error) ? error : new EngineError(`the inference benchmark failed: ${error.message}`, 'rerun; if it repeats, report it with the model\'s config.json'));
+      }
       void worker.terminate();
     });
     worker.once('error', (error) => reject(new EngineError(`the inference benchmark thread crashed: ${error.message}`, 'rerun; if it repeats, report it with the model\'s config.json', error)));

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { TomeError } from '../../src/errors.js';
 import { OnnxEngine, type StopControl } from './onnx-engine.js';
-import type { FromWorker, SerializedError, ToWorker, WorkerCall, WorkerStartData } from './worker-protocol.js';
+import { serializeError } from '../thread-errors.js';
+import type { FromWorker, ToWorker, WorkerCall, WorkerStartData } from './worker-protocol.js';
 
 /**
  * The engine's worker thread: session.run blocks whatever thread calls it, so the model lives here and the main
@@ -11,16 +11,6 @@ import type { FromWorker, SerializedError, ToWorker, WorkerCall, WorkerStartData
 const port = parentPort!;
 const start = workerData as WorkerStartData;
 const send = (message: FromWorker) => port.postMessage(message);
-
-function serialize(error: unknown): SerializedError {
-  if (TomeError.is(error)) {
-    // Own fields (file, field, option, promptTokens, …) travel too, so the main thread sees what the user would.
-    const details = Object.fromEntries(Object.entries(error).filter(([, value]) => ['string', 'number', 'boolean'].includes(typeof value)));
-    return { name: error.name, message: error.message, code: error.code, fix: error.fix, details };
-  }
-  const plain = error instanceof Error ? error : new Error(String(error));
-  return { name: plain.name, message: plain.message };
-}
 
 async function handle(engine: OnnxEngine, id: number, call: WorkerCall, control: StopControl): Promise<unknown> {
   switch (call.method) {
@@ -42,7 +32,7 @@ try {
   engine = await OnnxEngine.open(start.directory, start.options);
   send({ type: 'ready', info: engine.info });
 } catch (error) {
-  send({ type: 'load-failed', error: serialize(error) });
+  send({ type: 'load-failed', error: serializeError(error) });
   process.exit(0);
 }
 
@@ -63,7 +53,7 @@ port.on('message', (message: ToWorker) => {
     try {
       send({ type: 'result', id: message.id, value: await handle(engine, message.id, message.call, control) });
     } catch (error) {
-      send({ type: 'failure', id: message.id, error: serialize(error) });
+      send({ type: 'failure', id: message.id, error: serializeError(error) });
     }
   });
 });

@@ -1,29 +1,10 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { AbortedError, EngineError, TomeError, type TomeErrorCode } from '../../src/errors.js';
+import { AbortedError, EngineError } from '../../src/errors.js';
 import type { ChatMessage } from '../checkpoint/types.js';
 import type { EngineInfo, GenerateRequest, GenerateResult, LocalEngine, ScoreResult } from './engine-contract.js';
-import type { FromWorker, SerializedError, ToWorker, WorkerCall, WorkerStartData } from './worker-protocol.js';
-
-/** The worker entry: built .js next to this file, or the .mjs shim that registers tsx when running from sources. */
-function workerEntry(): string {
-  const built = fileURLToPath(new URL('./engine-worker.js', import.meta.url));
-  return existsSync(built) ? built : fileURLToPath(new URL('./engine-worker-source.mjs', import.meta.url));
-}
-
-function revive(error: SerializedError): Error {
-  if (error.code === 'ABORTED') return new AbortedError();
-  if (error.code !== undefined) {
-    const revived = new TomeError(error.code as TomeErrorCode, error.message, { fix: error.fix ?? '' });
-    Object.assign(revived, error.details ?? {});
-    revived.name = error.name;
-    return revived;
-  }
-  const plain = new Error(error.message);
-  plain.name = error.name;
-  return plain;
-}
+import { threadEntry } from '../thread-entry.js';
+import { reviveError } from '../thread-errors.js';
+import type { FromWorker, ToWorker, WorkerCall, WorkerStartData } from './worker-protocol.js';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -55,13 +36,14 @@ export class WorkerEngine implements LocalEngine {
 
   /** Start a worker thread, load the checkpoint there, and resolve once it is ready (or reject with its load error). */
   static open(directory: string, options: WorkerStartData['options'] = {}): Promise<WorkerEngine> {
-    const worker = new Worker(workerEntry(), { workerData: { directory, options } satisfies WorkerStartData });
+    const { filename, argv } = threadEntry(import.meta.url, 'engine-worker');
+    const worker = new Worker(filename, { argv, workerData: { directory, options } satisfies WorkerStartData });
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         worker.off('message', onMessage);
         worker.off('error', onError);
         if (message.type === 'ready') resolve(new WorkerEngine(worker, message.info));
-        else if (message.type === 'load-failed') reject(revive(message.error));
+        else if (message.type === 'load-failed') reject(reviveError(message.error));
         else reject(new EngineError(`unexpected first message from the engine thread: ${message.type}`, 'report this bug'));
       };
       const onError = (error: Error) => reject(new EngineError(`the engine thread failed to start: ${error.message}`, 'check that onnxruntime-node is installed (npm install)', error));
@@ -148,7 +130,7 @@ export class WorkerEngine implements LocalEngine {
   private receive(message: FromWorker): void {
     if (message.type === 'text') this.pending.get(message.id)?.onText?.(message.delta);
     else if (message.type === 'result') this.pending.get(message.id)?.resolve(message.value);
-    else if (message.type === 'failure') this.pending.get(message.id)?.reject(revive(message.error));
+    else if (message.type === 'failure') this.pending.get(message.id)?.reject(reviveError(message.error));
   }
 
   private fail(error: Error): void {

@@ -1,6 +1,7 @@
 import type { ChatMessage } from '../checkpoint/types.js';
 import type { EngineInfo, GenerateRequest } from './engine-contract.js';
 import type { OnnxEngineOptions } from './onnx-engine.js';
+import type { SerializedError } from '../thread-errors.js';
 
 /** Messages between {@link WorkerEngine} (main thread) and the engine's worker thread. */
 
@@ -17,16 +18,6 @@ export type WorkerCall =
   | { method: 'formatChat'; messages: readonly ChatMessage[] };
 
 export type ToWorker = { type: 'call'; id: number; call: WorkerCall; stopFlag: SharedArrayBuffer } | { type: 'dispose' };
-
-/** An error as it crosses the thread boundary (TomeErrors keep code and fix). */
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
-  fix?: string;
-  /** A TomeError's own scalar fields (ModelLoadError.file/field, InvalidOptionError.option, …). */
-  details?: Record<string, string | number | boolean>;
-}
 
 export type FromWorker =
   | { type: 'ready'; info: EngineInfo }

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -75,30 +76,35 @@ TOME_TARGET inline __m512 ExpNonPositive(__m512 x) {
   return _mm512_maskz_mov_ps(static_cast<__mmask16>(~underflow), _mm512_scalef_ps(p, n));
 }
 
+// Query `row` of head h as the scores need it: rotated by its cos/sin (Hugging Face's rotate_half layout: pairs
+// (i, i + half) within the first rotaryDim dimensions) and scaled by 1/√D.
+template <int D>
+inline void PrepareQuery(const Step& step, int h, int row, float* target) {
+  const int half = step.rotaryDim / 2;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const float* source = step.q + static_cast<size_t>(row) * step.H * D + static_cast<size_t>(h) * D;
+  const float* c = step.cos + static_cast<size_t>(row) * half;
+  const float* s = step.sin + static_cast<size_t>(row) * half;
+  for (int i = 0; i < half; i++) {
+    target[i] = (source[i] * c[i] - source[i + half] * s[i]) * scale;
+    target[i + half] = (source[i + half] * c[i] + source[i] * s[i]) * scale;
+  }
+  for (int d = step.rotaryDim; d < D; d++) target[d] = source[d] * scale;
+}
+
 // Rows [r0, r0+ROWS) of query head h. D/16 vectors per row of output accumulate in registers during each tile's p·v.
 template <int D, int ROWS>
 TOME_TARGET void AttendRows(const Step& step, int h, int r0) {
   constexpr int kVectors = D / 16;
   const int S = step.S, T = step.T;
   const int kvHead = h / (step.H / step.KVH);
-  const int half = step.rotaryDim / 2;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   alignas(64) float q[ROWS][D];
   alignas(64) float o[ROWS][D];
   alignas(64) float p[ROWS][kKeysPerTile];
   float rowMax[ROWS];
   __m512 rowSum[ROWS];  // lane-wise partial sums, reduced once at the end
   for (int r = 0; r < ROWS; r++) {
-    const int row = r0 + r;
-    const float* source = step.q + static_cast<size_t>(row) * step.H * D + static_cast<size_t>(h) * D;
-    const float* c = step.cos + static_cast<size_t>(row) * half;
-    const float* s = step.sin + static_cast<size_t>(row) * half;
-    // Hugging Face's rotate_half layout: pairs (i, i + half) within the first rotaryDim dimensions.
-    for (int i = 0; i < half; i++) {
-      q[r][i] = (source[i] * c[i] - source[i + half] * s[i]) * scale;
-      q[r][i + half] = (source[i + half] * c[i] + source[i] * s[i]) * scale;
-    }
-    for (int d = step.rotaryDim; d < D; d++) q[r][d] = source[d] * scale;
+    PrepareQuery<D>(step, h, r0 + r, q[r]);
     std::memset(o[r], 0, sizeof o[r]);
     rowMax[r] = -INFINITY;
     rowSum[r] = _mm512_setzero_ps();
@@ -191,19 +197,10 @@ TOME_TARGET void AttendRowDirect(const Step& step, int h, int row) {
   constexpr int kVectors = D / 16;
   thread_local std::vector<float> scores;  // per executing thread (pool workers have their own)
   const int kvHead = h / (step.H / step.KVH);
-  const int half = step.rotaryDim / 2;
   const int visible = step.S - step.T + row + 1;
   if (scores.size() < static_cast<size_t>(visible) + 16) scores.resize(static_cast<size_t>(visible) + 16);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   alignas(64) float rotated[D];
-  const float* source = step.q + static_cast<size_t>(row) * step.H * D + static_cast<size_t>(h) * D;
-  const float* c = step.cos + static_cast<size_t>(row) * half;
-  const float* s = step.sin + static_cast<size_t>(row) * half;
-  for (int i = 0; i < half; i++) {
-    rotated[i] = (source[i] * c[i] - source[i + half] * s[i]) * scale;
-    rotated[i + half] = (source[i + half] * c[i] + source[i] * s[i]) * scale;
-  }
-  for (int d = step.rotaryDim; d < D; d++) rotated[d] = source[d] * scale;
+  PrepareQuery<D>(step, h, row, rotated);
   __m512 q[kVectors];
   for (int v = 0; v < kVectors; v++) q[v] = _mm512_load_ps(rotated + 16 * v);
   const size_t keyStride = static_cast<size_t>(step.KVH) * D;
@@ -244,8 +241,7 @@ TOME_TARGET void AttendRowDirect(const Step& step, int h, int row) {
 }
 
 // Rows per block: as many as keep ROWS × D/16 output vectors plus the loaded values within 32 registers.
-template <int D>
-constexpr int BlockRows() { return D <= 64 ? 6 : 3; }
+constexpr int BlockRows(int D) { return D <= 64 ? 6 : 3; }
 
 template <int D>
 TOME_TARGET void AttendBlock(const Step& step, int h, int r0, int rows) {
@@ -253,9 +249,20 @@ TOME_TARGET void AttendBlock(const Step& step, int h, int r0, int rows) {
     case 1: AttendRows<D, 1>(step, h, r0); break;
     case 2: AttendRows<D, 2>(step, h, r0); break;
     case 3: AttendRows<D, 3>(step, h, r0); break;
-    case 4: if constexpr (BlockRows<D>() >= 4) AttendRows<D, 4>(step, h, r0); break;
-    case 5: if constexpr (BlockRows<D>() >= 5) AttendRows<D, 5>(step, h, r0); break;
-    case 6: if constexpr (BlockRows<D>() >= 6) AttendRows<D, 6>(step, h, r0); break;
+    case 4: if constexpr (BlockRows(D) >= 4) AttendRows<D, 4>(step, h, r0); break;
+    case 5: if constexpr (BlockRows(D) >= 5) AttendRows<D, 5>(step, h, r0); break;
+    case 6: if constexpr (BlockRows(D) >= 6) AttendRows<D, 6>(step, h, r0); break;
+  }
+}
+
+// Calls f(std::integral_constant<int, D>) for the step's head size: the kernels are compiled per head size.
+template <typename F>
+void WithHeadDim(int D, F&& f) {
+  switch (D) {
+    case 16: f(std::integral_constant<int, 16>{}); break;
+    case 32: f(std::integral_constant<int, 32>{}); break;
+    case 64: f(std::integral_constant<int, 64>{}); break;
+    default: f(std::integral_constant<int, 128>{}); break;
   }
 }
 
@@ -352,16 +359,6 @@ constexpr double kParallelMinScores = 131072;
 constexpr int kDirectMaxQueries = 8;
 
 void Attend(Instance& instance, Step& step, int threads) {
-  // kᵀ rows padded past a multiple of 4 KB: rows 4 KB apart map to the same L1 sets and evict each other.
-  int stride = (step.S + 15) / 16 * 16 + 64;
-  if ((stride * 4) % 4096 == 0) stride += 16;
-  step.keyStride = stride;
-  const size_t perHead = static_cast<size_t>(step.D) * stride;
-  if (instance.keysT.size() < perHead * step.KVH) instance.keysT.resize(perHead * step.KVH);
-  step.keysT = instance.keysT.data();
-  const int rowsPerBlock = step.D <= 64 ? 6 : 3;  // BlockRows<D>()
-  const int blocks = (step.T + rowsPerBlock - 1) / rowsPerBlock;
-  const int tasks = blocks * step.H;
   const double scores = static_cast<double>(step.H) * step.T * (step.S - step.T / 2.0);
   const bool parallel = threads > 1 && scores >= kParallelMinScores;
   if (parallel && (!instance.pool || instance.pool->size() != threads)) instance.pool = std::make_unique<Pool>(threads - 1);
@@ -371,18 +368,23 @@ void Attend(Instance& instance, Step& step, int threads) {
     const auto attendRows = [&](int) {
       for (int task; (task = nextRow.fetch_add(1)) < rowTasks;) {
         const int head = task % step.H, row = task / step.H;
-        switch (step.D) {
-          case 16: AttendRowDirect<16>(step, head, row); break;
-          case 32: AttendRowDirect<32>(step, head, row); break;
-          case 64: AttendRowDirect<64>(step, head, row); break;
-          default: AttendRowDirect<128>(step, head, row); break;
-        }
+        WithHeadDim(step.D, [&](auto dim) { AttendRowDirect<decltype(dim)::value>(step, head, row); });
       }
     };
     if (parallel) instance.pool->Run(attendRows);
     else attendRows(0);
     return;
   }
+  // kᵀ rows padded past a multiple of 4 KB: rows 4 KB apart map to the same L1 sets and evict each other.
+  int stride = (step.S + 15) / 16 * 16 + 64;
+  if ((stride * 4) % 4096 == 0) stride += 16;
+  step.keyStride = stride;
+  const size_t perHead = static_cast<size_t>(step.D) * stride;
+  if (instance.keysT.size() < perHead * step.KVH) instance.keysT.resize(perHead * step.KVH);
+  step.keysT = instance.keysT.data();
+  const int rowsPerBlock = BlockRows(step.D);
+  const int blocks = (step.T + rowsPerBlock - 1) / rowsPerBlock;
+  const int tasks = blocks * step.H;
   // One queue: the kv heads' transposes first, then (query head, block of rows) tasks, longest blocks (last rows, most
   // keys) first so the threads finish together. A task whose kv head is still being transposed waits for it.
   std::atomic<int> nextTask{0};
@@ -402,12 +404,7 @@ void Attend(Instance& instance, Step& step, int threads) {
       while (!transposed[head / groupSize].load(std::memory_order_acquire)) Pause();
       const int r0 = block * rowsPerBlock;
       const int rows = std::min(rowsPerBlock, step.T - r0);
-      switch (step.D) {
-        case 16: AttendBlock<16>(step, head, r0, rows); break;
-        case 32: AttendBlock<32>(step, head, r0, rows); break;
-        case 64: AttendBlock<64>(step, head, r0, rows); break;
-        default: AttendBlock<128>(step, head, r0, rows); break;
-      }
+      WithHeadDim(step.D, [&](auto dim) { AttendBlock<decltype(dim)::value>(step, head, r0, rows); });
     }
   };
   if (parallel) instance.pool->Run(attend);

@@ -1,14 +1,8 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { EngineError } from '../../../src/errors.js';
 import type { RetrievalIndex, RetrievalIndexOptions } from './retrieval-index.js';
 import { SIGNAL, type FromIndexThread, type IndexThreadData, type ToIndexThread } from './hnsw-thread-protocol.js';
-
-function threadEntry(): string {
-  const built = fileURLToPath(new URL('./hnsw-thread-entry.js', import.meta.url));
-  return existsSync(built) ? built : fileURLToPath(new URL('./hnsw-thread-source.mjs', import.meta.url));
-}
+import { threadEntry } from '../../thread-entry.js';
 
 /**
  * HNSW indexes kept in a background thread. Inserting a key into a large graph is bound by memory latency (here
@@ -37,7 +31,8 @@ export class HnswThread {
     const { port1, port2 } = new MessageChannel();
     this.signal = new Int32Array(signal);
     this.replies = port1;
-    this.worker = new Worker(threadEntry(), { workerData: { signal, replies: port2 } satisfies IndexThreadData, transferList: [port2] });
+    const { filename, argv } = threadEntry(import.meta.url, 'hnsw-thread-entry');
+    this.worker = new Worker(filename, { argv, workerData: { signal, replies: port2 } satisfies IndexThreadData, transferList: [port2] });
     // Neither keeps the process alive: a model nobody disposed must not hang the exit.
     this.worker.unref();
     this.replies.unref();
